@@ -1,0 +1,26 @@
+"""mxemu: a bit-exact emulator of OCP MX (microscaling) formats and tensor hardware.
+
+Import name `emulator`. The public API:
+- `emulator.formats`: format descriptors (E4M3, E5M2, E3M2, E2M3, E2M1, INT8, E8M0, UE4M3,
+  FP16, BF16, TF32, FP32, E4M3FNUZ, E5M2FNUZ, Format.custom) with decode/unpack/encode;
+- `quantize`, `quantize_nvfp4` -> `MXTensor` (with `.dequantize()`);
+- `Flag`, `Rounding`.
+"""
+from . import formats
+from .flags import Flag
+from .formats import Format, get_format
+from .mxtensor import MXTensor
+from .quantize import quantize, quantize_nvfp4
+from .rounding import Rounding
+from . import _backend
+
+__version__ = "0.1.0"
+
+
+def backend() -> str:
+    """Name of the active backend ('native' or 'reference')."""
+    return _backend.current()
+
+
+__all__ = ["formats", "Flag", "Format", "get_format", "MXTensor", "quantize", "quantize_nvfp4",
+           "Rounding", "backend", "__version__"]

@@ -1,0 +1,81 @@
+"""The one place that chooses the implementation: the native core or the Python reference.
+
+The choice is made once, at import: `MXEMU_BACKEND=native|reference` forces one; otherwise
+the native extension is used when it imports, else the reference with a one-line warning.
+Both expose the kernels of docs/BACKEND_CONTRACT.md with identical semantics.
+"""
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+import warnings
+
+NAMES = ("native", "reference")
+_MODULES = {"native": "emulator._native", "reference": "emulator._reference"}
+
+
+def _load(name: str):
+    if name not in NAMES:
+        raise ValueError(f"backend {name!r} is unknown; allowed: {', '.join(NAMES)}")
+    return importlib.import_module(_MODULES[name])
+
+
+def _choose():
+    forced = os.environ.get("MXEMU_BACKEND", "").strip().lower()
+    if forced:
+        if forced not in NAMES:
+            raise ValueError(f"MXEMU_BACKEND={forced!r} is unknown; allowed: {', '.join(NAMES)}")
+        return forced, _load(forced)
+    try:
+        return "native", _load("native")
+    except ImportError as exc:
+        warnings.warn(f"mxemu: native core not available ({exc}); using the slow pure-Python "
+                      "reference backend", RuntimeWarning, stacklevel=3)
+        return "reference", _load("reference")
+
+
+_state = {}
+
+
+def _ensure():
+    if not _state:
+        _state["name"], _state["module"] = _choose()
+
+
+def get():
+    """The active backend module."""
+    _ensure()
+    return _state["module"]
+
+
+def current() -> str:
+    """The active backend's name."""
+    _ensure()
+    return _state["name"]
+
+
+def available() -> list:
+    """Names of the backends that import on this machine."""
+    out = []
+    for name in NAMES:
+        try:
+            _load(name)
+            out.append(name)
+        except ImportError:
+            pass
+    return out
+
+
+@contextlib.contextmanager
+def using(name: str):
+    """Temporarily switch backend (a test and benchmark helper; not thread-safe)."""
+    module = _load(name)
+    _ensure()
+    saved = dict(_state)
+    _state.update(name=name, module=module)
+    try:
+        yield module
+    finally:
+        _state.clear()
+        _state.update(saved)

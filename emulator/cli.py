@@ -1,0 +1,108 @@
+"""The `mxemu` command line."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+
+from . import __version__, _backend
+from .flags import Flag
+from .formats import FORMATS, MX_ELEMENT_FORMATS, get_format
+from .quantize import quantize, quantize_nvfp4, SCALE_MODES
+
+
+def _cmd_formats(args, out) -> int:
+    out.write(f"{'name':10} {'bits':>4} {'bias':>5} {'emin':>5} {'emax':>5} {'max normal':>14} "
+              f"{'min normal':>12} {'min subnormal':>14} {'inf':>4} {'nan':>4}\n")
+    for f in FORMATS.values():
+        out.write(f"{f.name:10} {f.bits:>4} {f.bias:>5} {f.emin:>5} {f.emax:>5} "
+                  f"{f.max_normal:>14.6g} {f.min_normal:>12.6g} {f.min_subnormal:>14.6g} "
+                  f"{'yes' if f.has_inf else 'no':>4} {'yes' if f.has_nan else 'no':>4}\n")
+    return 0
+
+
+def _load_input(args) -> np.ndarray:
+    if args.input:
+        x = np.load(args.input)
+        if isinstance(x, np.lib.npyio.NpzFile):
+            raise SystemExit(f"--input {args.input}: give a .npy file holding one array")
+        return np.asarray(x)
+    rng = np.random.default_rng(args.seed)
+    return rng.standard_normal(args.n).astype(np.float32)
+
+
+def _cmd_quantize(args, out) -> int:
+    x = np.asarray(_load_input(args), dtype=np.float32)
+    if args.format == "nvfp4":
+        q = quantize_nvfp4(x, block_size=args.block_size or 16, rounding=args.rounding)
+    else:
+        q = quantize(x, args.format, block_size=args.block_size or 32,
+                     scale_mode=args.scale_mode, rounding=args.rounding)
+    deq = q.dequantize()
+    x64 = x.astype(np.float64)
+    err = deq - x64
+    fin = np.isfinite(x64) & np.isfinite(deq)
+    out.write(f"mxemu {__version__} ({_backend.current()} backend): {x.size} FP32 values -> "
+              f"{q.elem.name} blocks of {q.block_size}, {q.scale_fmt.name} scales "
+              f"(scale mode {getattr(args, 'scale_mode', '-')}, rounding {args.rounding})\n")
+    if q.tensor_scale is not None:
+        out.write(f"tensor scale (FP32): {q.tensor_scale!r}\n")
+    flat_x, flat_c, flat_d = x.reshape(-1), q.codes.reshape(-1), deq.reshape(-1)
+    flat_s = np.repeat(q.scales, q.block_size, axis=q.axis).reshape(-1)
+    shown = min(args.show, flat_x.size)
+    out.write(f"{'i':>4} {'input':>14} {'scale':>6} {'code':>6} {'dequantized':>14} "
+              f"{'error':>12}\n")
+    for i in range(shown):
+        out.write(f"{i:>4} {flat_x[i]:>14.7g} {flat_s[i]:>#6x} {flat_c[i]:>#6x} "
+                  f"{flat_d[i]:>14.7g} {flat_d[i] - flat_x[i]:>12.4g}\n")
+    if fin.any():
+        rel = np.linalg.norm(err[fin]) / max(np.linalg.norm(x64[fin]), np.finfo(float).tiny)
+        out.write(f"max |error| {np.max(np.abs(err[fin])):.6g}   relative Frobenius error "
+                  f"{rel:.6g}\n")
+    counts = {f.name: int(np.count_nonzero(q.flags & f)) for f in Flag if f and f.name}
+    out.write("flags: " + ", ".join(f"{k.lower()} {v}" for k, v in counts.items()) + "\n")
+    out.write(f"scale codes: {' '.join(f'{s:#04x}' for s in q.scales.reshape(-1)[:16])}"
+              f"{' ...' if q.scales.size > 16 else ''}\n")
+    return 0
+
+
+def _cmd_backend(args, out) -> int:
+    out.write(f"active: {_backend.current()}; available: {', '.join(_backend.available())}\n")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="mxemu", description="Bit-exact emulator of OCP MX formats "
+                                "and tensor hardware.")
+    p.add_argument("--version", action="version", version=f"mxemu {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("formats", help="list the formats and their derived properties")
+    s.set_defaults(func=_cmd_formats)
+    s = sub.add_parser("quantize", help="quantize FP32 values and show codes, scales and error")
+    names = [f.name for f in MX_ELEMENT_FORMATS] + ["nvfp4"]
+    s.add_argument("--format", default="e4m3", choices=names, help="element format")
+    s.add_argument("--block-size", type=int, default=None, help="default 32 (nvfp4: 16)")
+    s.add_argument("--scale-mode", default="floor", choices=SCALE_MODES)
+    s.add_argument("--rounding", default="rne", choices=["rne", "rna", "rtz", "rup", "rdn", "rto"])
+    s.add_argument("--input", help=".npy file of values (default: Gaussian sample)")
+    s.add_argument("-n", type=int, default=64, help="sample size without --input")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--show", type=int, default=8, help="rows of the table to print")
+    s.set_defaults(func=_cmd_quantize)
+    s = sub.add_parser("backend", help="show the active and available backends")
+    s.set_defaults(func=_cmd_backend)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args, sys.stdout)
+    except (ValueError, TypeError, OSError) as exc:
+        sys.stderr.write(f"mxemu: error: {exc}\n")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
