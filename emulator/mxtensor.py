@@ -51,3 +51,10 @@ class MXTensor:
         if self.pad:
             out = np.take(out, np.arange(self.shape[self.axis]), axis=self.axis)
         return out.astype(dtype)
+
+    def to_ml_dtypes(self):
+        """(elements, scales) as ml_dtypes arrays (e.g. float8_e4m3fn, float8_e8m0fnu).
+
+        Raises ValueError when ml_dtypes is missing or has no dtype for the element format.
+        """
+        return self.elem.to_ml_dtypes(self.codes), self.scale_fmt.to_ml_dtypes(self.scales)
