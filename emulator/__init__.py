@@ -4,7 +4,9 @@ Import name `emulator`. The public API:
 - `emulator.formats`: format descriptors (E4M3, E5M2, E3M2, E2M3, E2M1, INT8, E8M0, UE4M3,
   FP16, BF16, TF32, FP32, E4M3FNUZ, E5M2FNUZ, Format.custom) with decode/unpack/encode;
 - `quantize`, `quantize_nvfp4` -> `MXTensor` (with `.dequantize()`);
-- `Flag`, `Rounding`.
+- `Flag`, `Rounding`;
+- `AccumConfig`, `get_preset`, `dot`, `gemm`: the accumulation model of tensor units
+  (`emulator.numerics`, docs/NUMERICS.md).
 """
 from . import formats
 from .flags import Flag
@@ -13,6 +15,8 @@ from .mxtensor import MXTensor
 from .quantize import quantize, quantize_nvfp4
 from .rounding import Rounding
 from . import _backend
+from . import numerics
+from .numerics import AccumConfig, dot, gemm, get_preset
 
 __version__ = "0.1.0"
 
@@ -23,4 +27,5 @@ def backend() -> str:
 
 
 __all__ = ["formats", "Flag", "Format", "get_format", "MXTensor", "quantize", "quantize_nvfp4",
-           "Rounding", "backend", "__version__"]
+           "Rounding", "backend", "numerics", "AccumConfig", "dot", "gemm", "get_preset",
+           "__version__"]

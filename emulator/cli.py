@@ -67,6 +67,24 @@ def _cmd_quantize(args, out) -> int:
     return 0
 
 
+def _cmd_presets(args, out) -> int:
+    from .numerics import get_preset, preset_names
+    if args.name:
+        p = get_preset(args.name)
+        out.write(f"{p.name}: {p.source}\n")
+        if p.notes:
+            out.write(f"  {p.notes}\n")
+        out.write(f"  {p.config}\n")
+        for k, (m, n) in p.measured.items():
+            out.write(f"  measured {k}: {m}/{n}\n")
+        return 0
+    for name in preset_names():
+        p = get_preset(name)
+        meas = ", ".join(f"{k} {m}/{n}" for k, (m, n) in list(p.measured.items())[:3])
+        out.write(f"{name:24} {p.source[:60]}{'  [' + meas + ']' if meas else ''}\n")
+    return 0
+
+
 def _cmd_backend(args, out) -> int:
     out.write(f"active: {_backend.current()}; available: {', '.join(_backend.available())}\n")
     return 0
@@ -90,12 +108,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--show", type=int, default=8, help="rows of the table to print")
     s.set_defaults(func=_cmd_quantize)
+    s = sub.add_parser("presets", help="list the accumulation presets (or show one)")
+    s.add_argument("name", nargs="?")
+    s.set_defaults(func=_cmd_presets)
+    # Handled in main() by emulator.numerics.hwdata's own parser; listed here for --help.
+    sub.add_parser("validate-hw", help="run the presets on real tensor-core outputs "
+                   "(mxemu validate-hw --help)")
     s = sub.add_parser("backend", help="show the active and available backends")
     s.set_defaults(func=_cmd_backend)
     return p
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["validate-hw"]:  # its own parser: options pass through untouched
+        from .numerics import hwdata
+        return hwdata.main(argv[1:], sys.stdout)
     args = build_parser().parse_args(argv)
     try:
         return args.func(args, sys.stdout)

@@ -1,0 +1,13 @@
+"""The numerics of tensor units: `AccumConfig` (every knob), named presets of real units, and
+the pure-Python reference model of the block dot product and GEMM (docs/NUMERICS.md).
+
+    from emulator.numerics import get_preset, dot, gemm
+    cfg = get_preset("h100-fp16").config
+    bits, flags = dot(a_codes, b_codes, "fp16", "fp16", None, None, c_bits, cfg)
+"""
+from .config import AccumConfig
+from .presets import E8M13, PRESETS, Preset, get_preset, preset_names
+from .reference import dot, dot_values, gemm
+
+__all__ = ["AccumConfig", "E8M13", "PRESETS", "Preset", "get_preset", "preset_names", "dot",
+           "dot_values", "gemm"]
