@@ -176,7 +176,8 @@ class Format:
                              "unpack(codes).cls == CLASS_NAN")
         if self.specials == "ieee":
             mags = range(self.inf_magnitude + 1, 1 << self._mag_bits)
-            return tuple(s << (self.bits - 1) | m for s in (0, 1) for m in mags)
+            signs = (0, 1) if self.signed else (0,)
+            return tuple(s << (self.bits - 1) | m for s in signs for m in mags)
         if self.specials == "fn":
             m = self.nan_magnitude
             return (m, 1 << (self.bits - 1) | m) if self.signed else (m,)
@@ -347,10 +348,10 @@ def _as_float64(values, argname: str) -> np.ndarray:
             return np.asarray(values, dtype=np.float64)
         except (TypeError, ValueError, OverflowError):
             pass
-    if arr.dtype.kind == "f" or (arr.dtype.kind in "iub" and arr.dtype.itemsize <= 4):
-        return arr.astype(np.float64)
-    if arr.dtype.kind == "V" and _is_ml_float(arr.dtype):
-        return arr.astype(np.float64)
+    if (arr.dtype.kind == "f" or (arr.dtype.kind in "iub" and arr.dtype.itemsize <= 4)
+            or (arr.dtype.kind == "V" and _is_ml_float(arr.dtype))):
+        with np.errstate(invalid="ignore"):  # a signalling NaN widens to a NaN: no warning
+            return arr.astype(np.float64)
     raise TypeError(f"{argname} must be a real float array (or ints of up to 32 bits), got "
                     f"dtype {arr.dtype}")
 
