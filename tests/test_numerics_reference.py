@@ -291,6 +291,18 @@ def test_inf_minus_inf_and_inf_times_zero():
                       cfg)[0] == 0x7FFFFFFF
 
 
+@pytest.mark.parametrize("second", [1, 16], ids=["same-block", "other-block"])
+def test_inf_minus_inf_in_scale_blocks_is_invalid(second):
+    # +Inf and -Inf meeting in one block's exact sum are the same invalid operation as
+    # meeting in a step: NaN with INVALID either way (FP16 operands, b200-mxf4nvf4 blocks).
+    cfg = get_preset("b200-mxf4nvf4").config
+    fp16_inf, fp16_ninf, fp16_one = 0x7C00, 0xFC00, 0x3C00
+    a = [0] * 64
+    a[0], a[second] = fp16_inf, fp16_ninf
+    got, flags = dot_values(a, [fp16_one] * 64, FP16, FP16, 0, cfg)
+    assert got == 0x7FFFFFFF and flags & Flag.INVALID
+
+
 @pytest.mark.parametrize("nan_code", [E4M3_NAN, 0xFF])
 def test_e4m3_nan_codes(nan_code):
     for preset, want in (("ada-fp8", 0x7FFFFFFF), ("ada-fp8-fp16", 0x7FFF),

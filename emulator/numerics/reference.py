@@ -297,13 +297,17 @@ def _split(products: list, cfg: AccumConfig) -> list:
 
 def _block_sums(products: list, block: int, cfg: AccumConfig):
     """'scale_blocks': each block's products (already times the block's scales) summed
-    exactly; a block sum aligns by its own leading exponent floor(log2 |sum|)."""
-    out = []
+    exactly; a block sum aligns by its own leading exponent floor(log2 |sum|).
+    Returns (terms, flags): +Inf and -Inf in one block make a NaN sum and raise INVALID,
+    exactly as they do when they meet in a step."""
+    out, flags = [], 0
     for i in range(0, len(products), block):
         blk = products[i:i + block]
         kinds = {t.kind for t in blk}
         infs = {t.sign for t in blk if t.kind == _INF}
         if _NAN in kinds or len(infs) == 2:
+            if _NAN not in kinds:
+                flags |= Flag.INVALID
             out.append(Term(_NAN, 0, 0, 0, None))
             continue
         if infs:
@@ -321,7 +325,7 @@ def _block_sums(products: list, block: int, cfg: AccumConfig):
             out.append(Term(_ZERO, sign, 0, 0, cfg.align_floor))
         else:
             out.append(Term(_FINITE, int(s < 0), abs(s), q, abs(s).bit_length() - 1 + q))
-    return out
+    return out, int(flags)
 
 
 def _instruction(products: list, c_fmt: Format, c_code: int, cfg: AccumConfig, block: int,
@@ -331,7 +335,8 @@ def _instruction(products: list, c_fmt: Format, c_code: int, cfg: AccumConfig, b
     c = _register_term(c_fmt, c_code, cfg, flush)
     flags = 0
     if cfg.k_split == "scale_blocks":
-        steps = [_block_sums(products, block, cfg)]
+        sums, flags = _block_sums(products, block, cfg)
+        steps = [sums]
     else:
         steps = _split(products, cfg)
     out_fmt, out_mode = cfg.output_format, cfg.rounding
