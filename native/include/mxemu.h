@@ -1,0 +1,287 @@
+/*
+ * mxemu.h - the public C ABI of the mxemu native core.
+ *
+ * A bit-exact emulator of OCP MX (microscaling) formats: decode, encode with
+ * seven rounding modes and three overflow policies, MX block quantization and
+ * NVFP4 quantization.  The semantics are those of docs/CODECS.md; the Python
+ * extension emulator._native and this C library are the same code.
+ *
+ * Build: GNU C11 (GCC or Clang) on a 64-bit target (unsigned __int128);
+ * native/CMakeLists.txt builds libmxemu.so, `pip install .` ships it in the
+ * Python package directory emulator/ (with this header in emulator/include).
+ *
+ * Conventions (chosen to be easy to call from SystemVerilog DPI-C, cffi, ctypes):
+ *   - only <stdint.h> fixed-width types cross the interface;
+ *   - every array comes with an explicit element count (int64_t, >= 0);
+ *   - codes cross the interface as uint32_t, one code per element, in the low
+ *     bits (the *_ex variants also take packed uint8_t / uint16_t arrays);
+ *   - every function returns an int32_t status: MXEMU_OK (0), a non-negative
+ *     policy status from the quantize kernels, or a negative MXEMU_ERR_*;
+ *     nothing ever aborts, exits, prints or keeps global state;
+ *   - output arrays are written only when the call returns a status >= 0
+ *     (an argument error is detected before anything is written).
+ *   - the functions are reentrant and thread-safe (no global state at all).
+ */
+#ifndef MXEMU_H
+#define MXEMU_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#  if defined(MXEMU_BUILDING_SHARED)
+#    define MXEMU_API __declspec(dllexport)
+#  else
+#    define MXEMU_API
+#  endif
+#elif defined(__GNUC__)
+#  define MXEMU_API __attribute__((visibility("default")))
+#else
+#  define MXEMU_API
+#endif
+
+#define MXEMU_VERSION_MAJOR 0
+#define MXEMU_VERSION_MINOR 1
+#define MXEMU_VERSION_PATCH 0
+
+/* ---------------------------------------------------------------------------
+ * Enumerations.  The integer values are part of the ABI and identical to the
+ * Python side (docs/BACKEND_CONTRACT.md).
+ * ------------------------------------------------------------------------- */
+
+/* mxemu_format.kind */
+#define MXEMU_KIND_FLOAT 0
+#define MXEMU_KIND_INT 1
+
+/* mxemu_format.specials */
+#define MXEMU_SPECIALS_IEEE 0   /* all-ones exponent: Inf (mantissa 0) or NaN      */
+#define MXEMU_SPECIALS_FN 1     /* only the all-ones magnitude is NaN; no Inf       */
+#define MXEMU_SPECIALS_FINITE 2 /* no special codes (FP6, FP4, INT8)               */
+#define MXEMU_SPECIALS_FNUZ 3   /* the negative-zero code is the single NaN; no Inf */
+
+/* rounding modes */
+#define MXEMU_RNE 0 /* nearest, ties to even (even code magnitude)    */
+#define MXEMU_RNA 1 /* nearest, ties away from zero                    */
+#define MXEMU_RTZ 2 /* toward zero                                     */
+#define MXEMU_RUP 3 /* toward +Inf                                     */
+#define MXEMU_RDN 4 /* toward -Inf                                     */
+#define MXEMU_RTO 5 /* round to odd (truncate, set the lowest bit if inexact) */
+#define MXEMU_SR 6  /* stochastic, with caller-supplied random bits    */
+
+/* overflow policies */
+#define MXEMU_OVERFLOW_SATURATE 0
+#define MXEMU_OVERFLOW_INF 1 /* only for formats with Inf */
+#define MXEMU_OVERFLOW_NAN 2 /* only for formats with NaN */
+
+/* MX shared-exponent (scale) modes */
+#define MXEMU_SCALE_FLOOR 0
+#define MXEMU_SCALE_CEIL 1
+#define MXEMU_SCALE_EVEN 2
+#define MXEMU_SCALE_RCEIL 3
+
+/* NaN / Inf policies of MX quantization (SATURATE is valid for Inf only) */
+#define MXEMU_POLICY_BLOCK 0
+#define MXEMU_POLICY_SATURATE 1
+#define MXEMU_POLICY_ERROR 2
+
+/* MX shared-exponent range policy */
+#define MXEMU_SCALE_RANGE_CLAMP 0
+#define MXEMU_SCALE_RANGE_ERROR 1
+
+/* NVFP4 block-scale lower clamp */
+#define MXEMU_SCALE_FLOOR_MIN_SUBNORMAL 0
+#define MXEMU_SCALE_FLOOR_ZERO 1
+
+/* per-element flag bits (uint8_t) */
+#define MXEMU_FLAG_INEXACT 0x01
+#define MXEMU_FLAG_UNDERFLOW 0x02
+#define MXEMU_FLAG_OVERFLOW 0x04
+#define MXEMU_FLAG_INVALID 0x08
+#define MXEMU_FLAG_SCALE_CLAMPED 0x10
+#define MXEMU_FLAG_SATURATED 0x20
+
+/* unpack classes */
+#define MXEMU_CLASS_ZERO 0
+#define MXEMU_CLASS_SUBNORMAL 1
+#define MXEMU_CLASS_NORMAL 2
+#define MXEMU_CLASS_INF 3
+#define MXEMU_CLASS_NAN 4
+
+/* Status codes.  0..3 are the quantize kernels' policy results (the caller
+ * decides what to raise); negative values are argument errors. */
+#define MXEMU_OK 0
+#define MXEMU_STATUS_NAN_FOUND 1   /* nan_policy ERROR and a block holds a NaN     */
+#define MXEMU_STATUS_INF_FOUND 2   /* inf_policy ERROR and a block holds an Inf    */
+#define MXEMU_STATUS_SCALE_RANGE 3 /* scale_range ERROR and an exponent is outside */
+#define MXEMU_ERR_NULL (-1)        /* a required pointer is NULL                   */
+#define MXEMU_ERR_FORMAT (-2)      /* the format descriptor is invalid             */
+#define MXEMU_ERR_ARG (-3)         /* an enum or size argument is invalid          */
+#define MXEMU_ERR_CODE_RANGE (-4)  /* a code does not fit the format's bit width   */
+#define MXEMU_ERR_LENGTH (-5)      /* a length is negative or not a block multiple */
+
+/* ---------------------------------------------------------------------------
+ * The format descriptor: a format is data.  Everything else (bit width, emin,
+ * emax, the largest finite code, ...) is derived from these seven fields.
+ *
+ *   kind        MXEMU_KIND_FLOAT or MXEMU_KIND_INT
+ *   exp_bits    float: 1..8 exponent bits; int: must be 0
+ *   man_bits    float: 0..23 stored mantissa bits; int: fraction bits of the
+ *               fixed-point value, 0..30 (INT8: 6); an int format has
+ *               man_bits + 2 bits (sign, one integer bit, fraction)
+ *   bias        float: exponent bias, -1024..1024 (ignored for int)
+ *   is_signed   1: a sign bit (the top bit); 0: unsigned (UE4M3, E8M0);
+ *               int formats must be signed
+ *   specials    MXEMU_SPECIALS_* (int formats: FINITE)
+ *   subnormals  1: exponent field 0 holds zero and subnormals; 0: field 0 is
+ *               a normal exponent and there is no zero (E8M0)
+ *
+ * A float format has is_signed + exp_bits + man_bits <= 32 bits.  The
+ * concrete formats: E4M3 {0,4,3,7,1,1,1}, E5M2 {0,5,2,15,1,0,1},
+ * E3M2 {0,3,2,3,1,2,1}, E2M3 {0,2,3,1,1,2,1}, E2M1 {0,2,1,1,1,2,1},
+ * INT8 {1,0,6,0,1,2,1}, E8M0 {0,8,0,127,0,1,0}, UE4M3 {0,4,3,7,0,1,1},
+ * FP16 {0,5,10,15,1,0,1}, BF16 {0,8,7,127,1,0,1}, FP32 {0,8,23,127,1,0,1}.
+ * ------------------------------------------------------------------------- */
+typedef struct mxemu_format {
+    int32_t kind;
+    int32_t exp_bits;
+    int32_t man_bits;
+    int32_t bias;
+    int32_t is_signed;
+    int32_t specials;
+    int32_t subnormals;
+} mxemu_format;
+
+/* Derived properties of a format (filled by mxemu_format_info). */
+typedef struct mxemu_format_props {
+    int32_t bits;          /* total code width                                  */
+    int32_t emin;          /* exponent of the smallest normal (0 for int)       */
+    int32_t emax;          /* exponent of the largest finite power of two       */
+    uint32_t max_code;     /* largest finite code magnitude (int: 2^(bits-1)-1) */
+    uint32_t sign_mask;    /* the sign bit of a code (0 when unsigned)          */
+    uint32_t code_mask;    /* 2^bits - 1                                        */
+    int32_t has_inf;       /* 1 when the format has infinities                  */
+    int32_t has_nan;       /* 1 when the format has NaN codes                   */
+    int32_t has_neg_zero;  /* 1 when the format has a -0 code (signed, not fnuz) */
+    uint32_t nan_code;     /* canonical positive NaN code (the FNUZ NaN for fnuz) */
+} mxemu_format_props;
+
+/* Validates a descriptor.  Returns MXEMU_OK or MXEMU_ERR_FORMAT
+ * (MXEMU_ERR_NULL for a NULL pointer). */
+MXEMU_API int32_t mxemu_format_check(const mxemu_format *fmt);
+
+/* Validates `fmt` and fills `props` with its derived properties. */
+MXEMU_API int32_t mxemu_format_info(const mxemu_format *fmt, mxemu_format_props *props);
+
+/* ---------------------------------------------------------------------------
+ * Codecs
+ * ------------------------------------------------------------------------- */
+
+/* Decodes n codes to exact float64 values.  NaN codes give a NaN carrying the
+ * code's sign bit (the FNUZ NaN gives +NaN).  Returns MXEMU_ERR_CODE_RANGE
+ * (and writes nothing) when a code is >= 2^bits. */
+MXEMU_API int32_t mxemu_decode(const mxemu_format *fmt, const uint32_t *codes, int64_t n,
+                               double *out);
+
+/* Splits n codes into value = (-1)^sign * sig * 2^(exp - man_bits) and a class
+ * (MXEMU_CLASS_*).  Normals have 2^man_bits <= sig < 2^(man_bits+1); zeros
+ * and subnormals have exp = emin and sig < 2^man_bits; Inf and NaN codes
+ * give exp = field - bias and sig = the stored mantissa field (no implicit
+ * bit; the FNUZ NaN gives sign 0, exp = -bias, sig 0).  Int formats give
+ * exp = 0 and sig = |two's-complement value| (class ZERO or NORMAL).  Any of
+ * the four output pointers may be NULL to skip that output. */
+MXEMU_API int32_t mxemu_unpack(const mxemu_format *fmt, const uint32_t *codes, int64_t n,
+                               int64_t *sign, int64_t *exp, int64_t *sig, int64_t *cls);
+
+/* Rounds n float64 values into the format (docs/CODECS.md section 3).
+ *   rounding   MXEMU_RNE .. MXEMU_SR
+ *   overflow   MXEMU_OVERFLOW_*; INF needs a format with Inf, NAN one with NaN
+ *   rand_bits  n uint32 random words, required for MXEMU_SR (else may be NULL)
+ *   sr_bits    1..32: how many low bits of each random word stochastic
+ *              rounding uses (ignored by the other modes)
+ *   int_min    int formats: 1 lets a negative result reach -2^(bits-1)
+ * Writes codes[n] and flags[n] (MXEMU_FLAG_* bitmasks). */
+MXEMU_API int32_t mxemu_encode(const mxemu_format *fmt, const double *values, int64_t n,
+                               int32_t rounding, int32_t overflow, const uint32_t *rand_bits,
+                               int32_t sr_bits, int32_t int_min, uint32_t *codes,
+                               uint8_t *flags);
+
+/* The same with packed code arrays: code_bytes is 1 (uint8_t), 2 (uint16_t)
+ * or 4 (uint32_t) per code; an output array (encode) must be wide enough for
+ * the format's codes, an input array may be of any of the three widths. */
+MXEMU_API int32_t mxemu_decode_ex(const mxemu_format *fmt, const void *codes, int32_t code_bytes,
+                                  int64_t n, double *out);
+MXEMU_API int32_t mxemu_unpack_ex(const mxemu_format *fmt, const void *codes, int32_t code_bytes,
+                                  int64_t n, int64_t *sign, int64_t *exp, int64_t *sig,
+                                  int64_t *cls);
+MXEMU_API int32_t mxemu_encode_ex(const mxemu_format *fmt, const double *values, int64_t n,
+                                  int32_t rounding, int32_t overflow, const uint32_t *rand_bits,
+                                  int32_t sr_bits, int32_t int_min, void *codes,
+                                  int32_t code_bytes, uint8_t *flags);
+
+/* ---------------------------------------------------------------------------
+ * MX block quantization (docs/CODECS.md section 4)
+ *
+ * x holds n FP32 values; consecutive runs of block_size values form the
+ * blocks (n must be a multiple of block_size; a row-major [rows, cols] array
+ * with cols a multiple of block_size is simply n = rows * cols).  The scale
+ * format is E8M0.  elem must be a format of at most 8 bits.
+ *
+ *   scale_mode        MXEMU_SCALE_FLOOR/CEIL/EVEN/RCEIL
+ *   rounding          element rounding, MXEMU_RNE .. MXEMU_SR (always saturating)
+ *   nan_policy        MXEMU_POLICY_BLOCK or MXEMU_POLICY_ERROR
+ *   inf_policy        MXEMU_POLICY_BLOCK, _SATURATE or _ERROR
+ *   zero_block_scale  the scale code of an all-zero block (0..255)
+ *   scale_range       MXEMU_SCALE_RANGE_CLAMP or _ERROR
+ *   flush_subnormals  1: FP32 subnormal inputs become signed zeros first
+ *   int8_min          int elements: 1 allows -2^(bits-1) (INT8 code 0x80)
+ *   rand_bits         n words for MXEMU_SR (else may be NULL); sr_bits 1..32
+ * Outputs: codes[n], scales[n / block_size], flags[n].  Each element's flags
+ * are those of its rounding (INEXACT, UNDERFLOW, OVERFLOW) plus SATURATED
+ * when it was clamped to the largest magnitude (an Inf under inf_policy
+ * SATURATE: INVALID | SATURATED), OR-ed with its block's SCALE_CLAMPED.  A
+ * NaN block (scale 0xFF) has element codes 0 and INVALID on each Inf input.
+ * Returns MXEMU_OK, or MXEMU_STATUS_NAN_FOUND / _INF_FOUND / _SCALE_RANGE for
+ * the first block that hits an ERROR policy (outputs then unspecified), or a
+ * negative MXEMU_ERR_* for invalid arguments.
+ * ------------------------------------------------------------------------- */
+MXEMU_API int32_t mxemu_quantize_mx(const float *x, int64_t n, const mxemu_format *elem,
+                                    int32_t block_size, int32_t scale_mode, int32_t rounding,
+                                    int32_t nan_policy, int32_t inf_policy,
+                                    int32_t zero_block_scale, int32_t scale_range,
+                                    int32_t flush_subnormals, int32_t int8_min,
+                                    const uint32_t *rand_bits, int32_t sr_bits, uint8_t *codes,
+                                    uint8_t *scales, uint8_t *flags);
+
+/* ---------------------------------------------------------------------------
+ * NVFP4 quantization (docs/CODECS.md section 5): E2M1 elements, UE4M3 block
+ * scales, an FP32 tensor scale.
+ *
+ *   tensor_scale   T, a positive finite FP32 value
+ *   block_size     >= 1; n must be a multiple of it
+ *   scale_rounding rounding of the block scale S = UE4M3(amax / (6 T))
+ *                  (MXEMU_RNE .. MXEMU_RTO; SR is not accepted here)
+ *   scale_floor    MXEMU_SCALE_FLOOR_MIN_SUBNORMAL or _ZERO
+ *   rounding       element rounding of x / (S T) (MXEMU_RNE .. MXEMU_RTO)
+ * Outputs: codes[n] (E2M1), scales[n / block_size] (UE4M3), flags[n]: the
+ * element rounding's flags, plus SATURATED on a clamped element.  A block
+ * holding a NaN or an Inf gets the NaN scale 0x7F, element codes 0 and
+ * INVALID on each Inf; with scale_floor ZERO, the nonzero elements of a
+ * block whose scale rounds to 0 become signed zeros flagged
+ * UNDERFLOW | INEXACT.
+ * ------------------------------------------------------------------------- */
+MXEMU_API int32_t mxemu_quantize_nvfp4(const float *x, int64_t n, float tensor_scale,
+                                       int32_t block_size, int32_t scale_rounding,
+                                       int32_t scale_floor, int32_t rounding, uint8_t *codes,
+                                       uint8_t *scales, uint8_t *flags);
+
+/* A short static string naming a status code (never NULL). */
+MXEMU_API const char *mxemu_status_string(int32_t status);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* MXEMU_H */
