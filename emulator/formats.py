@@ -74,6 +74,11 @@ class Format:
             raise ValueError("specials='fn' needs at least two magnitude codes")
         if not self.subnormals and self.specials == "fnuz":
             raise ValueError("subnormals=False is only supported without 'fnuz'")
+        if not -768 <= self.bias <= 1023:
+            raise ValueError(f"bias={self.bias}: allowed -768..1023")
+        if (self.max_code >> self.man_bits) < (1 if self.subnormals else 0):
+            raise ValueError(f"{self.name}: no normal binade (e.g. specials='ieee' with one "
+                             "exponent bit); add an exponent bit or choose other specials")
 
     @classmethod
     def custom(cls, exp_bits: int, man_bits: int, bias: int | None = None,
