@@ -194,9 +194,14 @@ def _is_nan32(x):
     return (x & 0x7F800000) == 0x7F800000 and (x & 0x7FFFFF) != 0
 
 
-def run_set(s: HwSet, preset=None, max_listed: int = 5) -> SetResult:
+def run_set(s: HwSet, preset=None, max_listed: int = 5, method: str = "reference") -> SetResult:
     """Run the set's preset (or the given preset name / AccumConfig) over every case of the
-    set; compare bit for bit (FP16 results widened exactly to FP32 bits)."""
+    set; compare bit for bit (FP16 results widened exactly to FP32 bits).
+
+    method: 'reference' (the executable specification, one dot at a time) or 'fast' (the
+    vectorized path, all cases in one batch; pinned to the reference by tests)."""
+    if method not in ("reference", "fast"):
+        raise ValueError(f"method={method!r}; allowed: 'reference', 'fast'")
     if isinstance(preset, AccumConfig):
         cfg, name = preset, "custom"
     else:
@@ -205,8 +210,11 @@ def run_set(s: HwSet, preset=None, max_listed: int = 5) -> SetResult:
     ifmt = INPUT_FORMATS[s.fmt]
     t0 = time.perf_counter()
     res = SetResult(s.label, name, len(s.a), 0, 0, 0)
+    if method == "fast":
+        from .fast import dot_batch
+        batch = dot_batch(s.a, s.b, ifmt, ifmt, None, None, s.c, cfg)[0].tolist()
     for i, (a, b, c, want) in enumerate(zip(s.a, s.b, s.c, s.d)):
-        got, _ = dot(a, b, ifmt, ifmt, None, None, c, cfg)
+        got = batch[i] if method == "fast" else dot(a, b, ifmt, ifmt, None, None, c, cfg)[0]
         if cfg.register.bits == 16:
             got = fp16_to_fp32(got)
         if got == want:
@@ -221,7 +229,8 @@ def run_set(s: HwSet, preset=None, max_listed: int = 5) -> SetResult:
     return res
 
 
-def validate(root=None, limit: int | None = None, sets=None, log=None) -> list:
+def validate(root=None, limit: int | None = None, sets=None, log=None,
+             method: str = "reference") -> list:
     """Run every set under root (default: shared/hwdata, else the shipped subset)."""
     root = Path(root) if root is not None else (default_root() or shipped_root())
     results = []
@@ -229,7 +238,7 @@ def validate(root=None, limit: int | None = None, sets=None, log=None) -> list:
         label = f"{key[0]}/{key[1]}->{key[2]}"
         if sets and label not in sets:
             continue
-        r = run_set(load_set(root, *key, limit=limit))
+        r = run_set(load_set(root, *key, limit=limit), method=method)
         results.append(r)
         if log is not None:
             log.write(format_row(r) + "\n")
@@ -308,6 +317,8 @@ def main(argv=None, out=sys.stdout) -> int:
                     "B200/E4M3->fp32 (repeatable)")
     ap.add_argument("--make-subset", metavar="DST", help="write the first 500 cases of every "
                     "file to DST instead of validating")
+    ap.add_argument("--method", choices=("fast", "reference"), default="fast",
+                    help="the vectorized path (default) or the slow reference model")
     args = ap.parse_args(argv)
     root = args.root or default_root() or shipped_root()
     if args.make_subset:
@@ -315,7 +326,7 @@ def main(argv=None, out=sys.stdout) -> int:
         out.write(f"wrote {len(files)} files to {args.make_subset}\n")
         return 0
     out.write(f"hwdata: {os.path.abspath(root)}\n")
-    results = validate(root, args.limit, args.sets, log=out)
+    results = validate(root, args.limit, args.sets, log=out, method=args.method)
     bad = [r for r in results if not r.ok]
     out.write(f"{len(results) - len(bad)} of {len(results)} sets match bit for bit\n")
     return 1 if bad else 0
