@@ -242,42 +242,39 @@ overflow:
     return overflow_result(f, cfg, sign);
 }
 
+/* An IEEE binary bit pattern (exp_bits, man_bits, standard bias) as its sign
+ * and exact value n * 2^e2; the class is returned.  One routine for binary64
+ * (codec inputs) and binary32 (quantizer inputs). */
+static inline int split_ieee(uint64_t b, int exp_bits, int man_bits, int *sign, uint64_t *n,
+                             int32_t *e2)
+{
+    const uint64_t top = (1ull << exp_bits) - 1u;
+    const uint64_t field = (b >> man_bits) & top;
+    const uint64_t frac = b & ((1ull << man_bits) - 1u);
+    const int32_t bias = (int32_t)(top >> 1);
+    *sign = (int)((b >> (exp_bits + man_bits)) & 1u);
+    if (field == top)
+        return frac ? MX_VAL_NAN : MX_VAL_INF;
+    if (field == 0) {
+        if (frac == 0)
+            return MX_VAL_ZERO;
+        *n = frac; /* subnormal: the exponent of the smallest normal, no implicit bit */
+        *e2 = 1 - bias - man_bits;
+        return MX_VAL_FINITE;
+    }
+    *n = frac | (1ull << man_bits);
+    *e2 = (int32_t)field - bias - man_bits;
+    return MX_VAL_FINITE;
+}
+
 int mx_split_double(double v, int *sign, uint64_t *n, int32_t *e2)
 {
     uint64_t b;
     __builtin_memcpy(&b, &v, sizeof b);
-    const uint32_t field = (uint32_t)(b >> 52) & 0x7FFu;
-    const uint64_t frac = b & ((1ull << 52) - 1u);
-    *sign = (int)(b >> 63);
-    if (field == 0x7FFu)
-        return frac ? MX_VAL_NAN : MX_VAL_INF;
-    if (field == 0) {
-        if (frac == 0)
-            return MX_VAL_ZERO;
-        *n = frac;
-        *e2 = -1074;
-        return MX_VAL_FINITE;
-    }
-    *n = frac | (1ull << 52);
-    *e2 = (int32_t)field - 1075;
-    return MX_VAL_FINITE;
+    return split_ieee(b, 11, 52, sign, n, e2);
 }
 
 int mx_split_float_bits(uint32_t b, int *sign, uint64_t *n, int32_t *e2)
 {
-    const uint32_t field = (b >> 23) & 0xFFu;
-    const uint32_t frac = b & 0x7FFFFFu;
-    *sign = (int)(b >> 31);
-    if (field == 0xFFu)
-        return frac ? MX_VAL_NAN : MX_VAL_INF;
-    if (field == 0) {
-        if (frac == 0)
-            return MX_VAL_ZERO;
-        *n = frac;
-        *e2 = -149;
-        return MX_VAL_FINITE;
-    }
-    *n = frac | 0x800000u;
-    *e2 = (int32_t)field - 150;
-    return MX_VAL_FINITE;
+    return split_ieee(b, 8, 23, sign, n, e2);
 }
