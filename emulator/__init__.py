@@ -21,11 +21,14 @@ from .numerics import AccumConfig, dot, gemm, get_preset
 __version__ = "0.1.0"
 
 
+from ._backend import native_library_path
+
+
 def backend() -> str:
     """Name of the active backend ('native' or 'reference')."""
     return _backend.current()
 
 
 __all__ = ["formats", "Flag", "Format", "get_format", "MXTensor", "quantize", "quantize_nvfp4",
-           "Rounding", "backend", "numerics", "AccumConfig", "dot", "gemm", "get_preset",
+           "Rounding", "backend", "native_library_path", "numerics", "AccumConfig", "dot", "gemm", "get_preset",
            "__version__"]

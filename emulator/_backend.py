@@ -79,3 +79,25 @@ def using(name: str):
     finally:
         _state.clear()
         _state.update(saved)
+
+
+def native_library_path() -> str:
+    """Path of libmxemu (the C ABI library for C/C++/SystemVerilog DPI-C testbenches).
+
+    It is installed next to the extension module; raises FileNotFoundError when the native
+    core was not built.
+    """
+    import importlib.util
+    import pathlib
+    import sys
+
+    names = {"linux": "libmxemu.so", "darwin": "libmxemu.dylib", "win32": "mxemu.dll"}
+    name = names.get(sys.platform, "libmxemu.so")
+    spec = importlib.util.find_spec("emulator._native")
+    here = pathlib.Path(__file__).resolve().parent
+    dirs = ([pathlib.Path(spec.origin).resolve().parent] if spec and spec.origin else []) + [here]
+    for d in dirs:
+        if (d / name).is_file():
+            return str(d / name)
+    raise FileNotFoundError(f"{name} not found next to the native extension (looked in "
+                            f"{', '.join(map(str, dirs))}); build it with `pip install .`")

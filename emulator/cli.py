@@ -85,8 +85,61 @@ def _cmd_presets(args, out) -> int:
     return 0
 
 
+def _cmd_native_path(args, out) -> int:
+    out.write(_backend.native_library_path() + "\n")
+    return 0
+
+
 def _cmd_backend(args, out) -> int:
     out.write(f"active: {_backend.current()}; available: {', '.join(_backend.available())}\n")
+    return 0
+
+
+def _int_list(text, name, count=None):
+    try:
+        vals = [int(v) for v in text.split(",")]
+    except ValueError:
+        vals = None
+    if not vals or (count and len(vals) != count) or min(vals) < 1:
+        what = f"{count} positive ints separated by commas" if count else \
+            "positive ints separated by commas"
+        raise ValueError(f"{name} {text!r}: allowed {what}")
+    return vals
+
+
+def _cmd_compare(args, out) -> int:
+    from . import compare as cmp
+    schemes = [s.strip() for s in args.schemes.split(",") if s.strip()]
+    if not schemes:
+        raise ValueError(f"--schemes {args.schemes!r}: give scheme names separated by commas; "
+                         f"allowed: {', '.join(cmp.scheme_names())}")
+    known = cmp.scheme_names()
+    for s in schemes:
+        if known and s.lower() not in [k.lower() for k in known]:
+            raise ValueError(f"--schemes: unknown scheme {s!r}; allowed: {', '.join(known)}")
+    if args.a or args.b:
+        a, b = cmp.load_pair(args.a, args.b)
+        source = f"{args.a}" + (f", {args.b}" if args.b else "")
+    else:
+        m, k, n = _int_list(args.shape, "--shape", 3)
+        a, b = cmp.generate(args.gen, (m, k, n), args.seed)
+        source = f"{args.gen} (seed {args.seed})"
+    rep = cmp.compare(a, b, schemes, rel_floor=args.rel_floor, source=source)
+    out.write(rep.table())
+    if args.plot:
+        paths = cmp.plot_report(rep, args.plot)
+        if args.ks:
+            ks = _int_list(args.ks, "--ks")
+        else:
+            k = a.shape[1]
+            ks = sorted({min(k, 2 ** i) for i in range(5, 31) if 2 ** i <= 2 * k} | {k})
+        if cmp._pyplot() is not None:
+            sweep = cmp.error_vs_k(a, b, schemes, ks, rel_floor=args.rel_floor)
+            paths += cmp.plot_error_vs_k(sweep, args.plot, title=source)
+        if paths:
+            out.write("plots: " + ", ".join(paths) + "\n")
+        else:
+            out.write(cmp.NO_MATPLOTLIB + "\n")
     return 0
 
 
@@ -114,6 +167,23 @@ def build_parser() -> argparse.ArgumentParser:
     # Handled in main() by emulator.numerics.hwdata's own parser; listed here for --help.
     sub.add_parser("validate-hw", help="run the presets on real tensor-core outputs "
                    "(mxemu validate-hw --help)")
+    s = sub.add_parser("compare", help="error of quantization + accumulation schemes against "
+                       "the exact product, split into its two sources")
+    s.add_argument("--schemes", required=True,
+                   help="scheme names separated by commas (emulator.numerics.schemes)")
+    s.add_argument("--shape", default="64,1024,64", help="M,K,N of the synthetic pair")
+    s.add_argument("--gen", default="gaussian", choices=["gaussian", "heavy", "outliers"],
+                   help="synthetic generator (without --a)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--a", help="a (M x K) .npy, or an .npz holding arrays 'a' and 'b'")
+    s.add_argument("--b", help="b (K x N) .npy")
+    s.add_argument("--rel-floor", type=float, default=0.1,
+                   help="max rel elem uses the elements with |ref| >= this * rms(ref)")
+    s.add_argument("--plot", metavar="DIR", help="write PNG plots there (needs matplotlib)")
+    s.add_argument("--ks", help="K values of the error-vs-K plot (default powers of two)")
+    s.set_defaults(func=_cmd_compare)
+    s = sub.add_parser("native-path", help="print the path of libmxemu (the C ABI library)")
+    s.set_defaults(func=_cmd_native_path)
     s = sub.add_parser("backend", help="show the active and available backends")
     s.set_defaults(func=_cmd_backend)
     return p
@@ -127,7 +197,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args, sys.stdout)
-    except (ValueError, TypeError, OSError) as exc:
+    except (ValueError, TypeError, OSError) as exc:  # FileNotFoundError is an OSError
         sys.stderr.write(f"mxemu: error: {exc}\n")
         return 2
 

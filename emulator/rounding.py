@@ -36,6 +36,8 @@ def parse_rounding(rounding, argname="rounding") -> Rounding:
     """Accept a Rounding or its name in any case ("rne", "RTZ", ...)."""
     if isinstance(rounding, Rounding):
         return rounding
+    if isinstance(rounding, int) and not isinstance(rounding, bool) and 0 <= rounding <= 6:
+        return Rounding(rounding)  # the C ABI's integer values
     if isinstance(rounding, str) and rounding.upper() in Rounding.__members__:
         return Rounding[rounding.upper()]
     allowed = ", ".join(m.lower() for m in Rounding.__members__)

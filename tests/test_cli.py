@@ -63,3 +63,16 @@ def test_bad_input_is_a_clear_error_not_a_traceback(tmp_path):
     res = subprocess.run([sys.executable, "-m", "emulator", "quantize", "--format", "e9m9"],
                          capture_output=True, text=True)
     assert res.returncode == 2 and "invalid choice" in res.stderr
+
+
+def test_native_path_names_the_c_library():
+    import os
+    import emulator
+    try:
+        want = emulator.native_library_path()
+    except FileNotFoundError:
+        if os.environ.get("MXEMU_REQUIRE_NATIVE") == "1":
+            raise
+        pytest.skip("the native core is not built here")
+    rc, text = _main(["native-path"])
+    assert rc == 0 and text.strip() == want and os.path.isfile(want)

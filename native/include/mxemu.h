@@ -131,7 +131,7 @@ extern "C" {
  *   man_bits    float: 0..23 stored mantissa bits; int: fraction bits of the
  *               fixed-point value, 0..30 (INT8: 6); an int format has
  *               man_bits + 2 bits (sign, one integer bit, fraction)
- *   bias        float: exponent bias, -1024..1024 (ignored for int)
+ *   bias        float: exponent bias, -768..1023 (ignored for int)
  *   is_signed   1: a sign bit (the top bit); 0: unsigned (UE4M3, E8M0);
  *               int formats must be signed
  *   specials    MXEMU_SPECIALS_* (int formats: FINITE)

@@ -1,0 +1,166 @@
+"""libmxemu driven through its C ABI with cffi in ABI mode, as a C/C++ or DPI-C testbench
+would call it: the same vectors as the Python tests, bit for bit, and argument errors as
+status codes (never a crash).
+"""
+import numpy as np
+import pytest
+
+import emulator
+from emulator import _backend
+from emulator.formats import E2M1, E4M3, E5M2, E8M0, FP16, INT8, UE4M3
+
+cffi = pytest.importorskip("cffi", reason="cffi is needed to drive the C ABI")
+
+CDEF = """
+typedef struct mxemu_format { int32_t kind, exp_bits, man_bits, bias, is_signed, specials,
+                              subnormals; } mxemu_format;
+int32_t mxemu_format_check(const mxemu_format *fmt);
+int32_t mxemu_decode(const mxemu_format *fmt, const uint32_t *codes, int64_t n, double *out);
+int32_t mxemu_encode(const mxemu_format *fmt, const double *values, int64_t n,
+                     int32_t rounding, int32_t overflow, const uint32_t *rand_bits,
+                     int32_t sr_bits, int32_t int_min, uint32_t *codes, uint8_t *flags);
+int32_t mxemu_quantize_mx(const float *x, int64_t n, const mxemu_format *elem,
+                          int32_t block_size, int32_t scale_mode, int32_t rounding,
+                          int32_t nan_policy, int32_t inf_policy, int32_t zero_block_scale,
+                          int32_t scale_range, int32_t flush_subnormals, int32_t int8_min,
+                          const uint32_t *rand_bits, int32_t sr_bits, uint8_t *codes,
+                          uint8_t *scales, uint8_t *flags);
+int32_t mxemu_quantize_nvfp4(const float *x, int64_t n, float tensor_scale,
+                             int32_t block_size, int32_t scale_rounding, int32_t scale_floor,
+                             int32_t rounding, uint8_t *codes, uint8_t *scales,
+                             uint8_t *flags);
+const char *mxemu_status_string(int32_t status);
+"""
+MXEMU_OK, ERR_NULL, ERR_FORMAT, ERR_ARG, ERR_CODE_RANGE, ERR_LENGTH = 0, -1, -2, -3, -4, -5
+
+
+@pytest.fixture(scope="module")
+def lib():
+    try:
+        path = emulator.native_library_path()
+    except FileNotFoundError as exc:
+        pytest.skip(f"libmxemu is not built: {exc}")
+    ffi = cffi.FFI()
+    ffi.cdef(CDEF)
+    return ffi, ffi.dlopen(path)
+
+
+def _fmt(ffi, f):
+    return ffi.new("mxemu_format *", list(f.params))
+
+
+def _ptr(ffi, ctype, arr):
+    return ffi.cast(ctype, arr.ctypes.data) if arr is not None else ffi.NULL
+
+
+@pytest.mark.parametrize("f", [E4M3, E5M2, E2M1, INT8, E8M0, UE4M3, FP16], ids=lambda f: f.name)
+def test_decode_every_code_matches_python(lib, f):
+    ffi, c = lib
+    codes = np.arange(min(f.num_codes, 1 << 16), dtype=np.uint32)
+    out = np.empty(codes.size, np.float64)
+    assert c.mxemu_decode(_fmt(ffi, f), _ptr(ffi, "uint32_t *", codes), codes.size,
+                          _ptr(ffi, "double *", out)) == MXEMU_OK
+    with _backend.using("reference"):
+        want = f.decode(codes.astype(f.code_dtype))
+    assert np.array_equal(out.view(np.uint64), want.view(np.uint64))  # NaN signs included
+
+
+@pytest.mark.parametrize("mode", range(7), ids=["rne", "rna", "rtz", "rup", "rdn", "rto", "sr"])
+@pytest.mark.parametrize("f", [E4M3, E5M2, E2M1, INT8, FP16], ids=lambda f: f.name)
+def test_encode_matches_the_reference(lib, f, mode):
+    ffi, c = lib
+    rng = np.random.default_rng(7)
+    vals = rng.standard_normal(4000) * np.exp2(rng.integers(-20, 20, 4000))
+    vals[:6] = [0.0, -0.0, np.inf, -np.inf, np.nan, 464.0]
+    rb = rng.integers(0, 2**32, vals.size, dtype=np.uint64).astype(np.uint32)
+    codes = np.empty(vals.size, np.uint32)
+    flags = np.empty(vals.size, np.uint8)
+    st = c.mxemu_encode(_fmt(ffi, f), _ptr(ffi, "double *", vals), vals.size, mode, 0,
+                        _ptr(ffi, "uint32_t *", rb), 32, 0, _ptr(ffi, "uint32_t *", codes),
+                        _ptr(ffi, "uint8_t *", flags))
+    assert st == MXEMU_OK
+    with _backend.using("reference"):
+        want = f.encode(vals, mode, "saturate", rand_bits=rb if mode == 6 else None)
+    assert np.array_equal(codes, want.codes.astype(np.uint32))
+    assert np.array_equal(flags, want.flags)
+
+
+@pytest.mark.parametrize("f", [E4M3, E2M1, INT8], ids=lambda f: f.name)
+def test_quantize_mx_matches_the_reference(lib, f):
+    ffi, c = lib
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal((8, 64)) * np.exp2(rng.integers(-8, 8, (8, 1)))).astype(np.float32)
+    x[0, 5], x[1, 0], x[2, :32] = 957.0, np.nan, 0.0
+    codes, flags = np.empty(x.size, np.uint8), np.empty(x.size, np.uint8)
+    scales = np.empty(x.size // 32, np.uint8)
+    st = c.mxemu_quantize_mx(_ptr(ffi, "float *", x), x.size, _fmt(ffi, f), 32, 0, 0, 0, 0, 0, 0,
+                             0, 0, ffi.NULL, 32, _ptr(ffi, "uint8_t *", codes),
+                             _ptr(ffi, "uint8_t *", scales), _ptr(ffi, "uint8_t *", flags))
+    assert st == MXEMU_OK
+    with _backend.using("reference"):
+        q = emulator.quantize(x, f)
+    assert np.array_equal(codes, q.codes.reshape(-1))
+    assert np.array_equal(scales, q.scales.reshape(-1))
+    assert np.array_equal(flags, q.flags.reshape(-1))
+
+
+def test_quantize_nvfp4_matches_the_reference(lib):
+    ffi, c = lib
+    x = np.random.default_rng(4).standard_normal((4, 32)).astype(np.float32)
+    with _backend.using("reference"):
+        q = emulator.quantize_nvfp4(x)
+    codes, flags = np.empty(x.size, np.uint8), np.empty(x.size, np.uint8)
+    scales = np.empty(x.size // 16, np.uint8)
+    st = c.mxemu_quantize_nvfp4(_ptr(ffi, "float *", x), x.size, q.tensor_scale, 16, 0, 0, 0,
+                                _ptr(ffi, "uint8_t *", codes), _ptr(ffi, "uint8_t *", scales),
+                                _ptr(ffi, "uint8_t *", flags))
+    assert st == MXEMU_OK
+    assert np.array_equal(codes, q.codes.reshape(-1)) and np.array_equal(scales,
+                                                                         q.scales.reshape(-1))
+
+
+def test_argument_errors_are_status_codes(lib):
+    ffi, c = lib
+    fmt = _fmt(ffi, E4M3)
+    vals = np.ones(4)
+    codes, flags = np.empty(4, np.uint32), np.empty(4, np.uint8)
+    args = (_ptr(ffi, "double *", vals), 4)
+    outs = (_ptr(ffi, "uint32_t *", codes), _ptr(ffi, "uint8_t *", flags))
+    assert c.mxemu_encode(ffi.NULL, *args, 0, 0, ffi.NULL, 32, 0, *outs) == ERR_NULL
+    assert c.mxemu_encode(fmt, ffi.NULL, 4, 0, 0, ffi.NULL, 32, 0, *outs) == ERR_NULL
+    assert c.mxemu_encode(fmt, *args, 9, 0, ffi.NULL, 32, 0, *outs) == ERR_ARG  # rounding
+    assert c.mxemu_encode(fmt, *args, 0, 1, ffi.NULL, 32, 0, *outs) == ERR_ARG  # E4M3 has no Inf
+    assert c.mxemu_encode(fmt, *args, 6, 0, ffi.NULL, 32, 0, *outs) == ERR_NULL  # SR, no bits
+    assert c.mxemu_encode(fmt, _ptr(ffi, "double *", vals), -1, 0, 0, ffi.NULL, 32, 0,
+                          *outs) == ERR_LENGTH
+    bad = ffi.new("mxemu_format *", [0, 9, 3, 7, 1, 1, 1])  # 9 exponent bits
+    assert c.mxemu_format_check(bad) == ERR_FORMAT
+    assert c.mxemu_encode(bad, *args, 0, 0, ffi.NULL, 32, 0, *outs) == ERR_FORMAT
+    big = np.array([0x100], np.uint32)
+    out = np.empty(1)
+    assert c.mxemu_decode(fmt, _ptr(ffi, "uint32_t *", big), 1,
+                          _ptr(ffi, "double *", out)) == ERR_CODE_RANGE
+    assert ffi.string(c.mxemu_status_string(ERR_FORMAT))
+
+
+def test_fuzz_random_descriptors_and_enums_never_crash(lib):
+    # Random (often invalid) descriptors, enums and lengths: every call returns a status.
+    ffi, c = lib
+    rng = np.random.default_rng(11)
+    vals = rng.standard_normal(64)
+    codes, flags = np.empty(64, np.uint32), np.empty(64, np.uint8)
+    rb = rng.integers(0, 2**32, 64, dtype=np.uint64).astype(np.uint32)
+    seen = set()
+    for _ in range(3000):
+        desc = [int(v) for v in rng.integers(-3, 40, 7)]
+        if rng.random() < 0.5:  # half the time a valid format, so the kernels run too
+            desc = list(rng.choice([E4M3, E5M2, E2M1, INT8, E8M0, FP16]).params)
+        fmt = ffi.new("mxemu_format *", desc)
+        n = int(rng.integers(0, 65))
+        st = c.mxemu_encode(fmt, _ptr(ffi, "double *", vals), n, int(rng.integers(-2, 9)),
+                            int(rng.integers(-2, 5)), _ptr(ffi, "uint32_t *", rb),
+                            int(rng.integers(-2, 40)), int(rng.integers(0, 2)),
+                            _ptr(ffi, "uint32_t *", codes), _ptr(ffi, "uint8_t *", flags))
+        seen.add(st)
+        assert st in (MXEMU_OK, ERR_FORMAT, ERR_ARG, ERR_NULL)
+    assert MXEMU_OK in seen and ERR_FORMAT in seen
