@@ -13,6 +13,9 @@ from .config import AccumConfig
 from .presets import E8M13, PRESETS, Preset, get_preset, preset_names
 from .reference import dot, dot_values, gemm
 from .fast import dot_batch, gemm_auto, gemm_fast
+from .twolevel import fma_round, twolevel_gemm
+from .schemes import SCHEMES, Scheme, get_scheme, scheme_names
 
 __all__ = ["AccumConfig", "E8M13", "PRESETS", "Preset", "get_preset", "preset_names", "dot",
-           "dot_values", "gemm", "gemm_auto", "gemm_fast", "dot_batch"]
+           "dot_values", "gemm", "gemm_auto", "gemm_fast", "dot_batch",
+           "twolevel_gemm", "fma_round", "SCHEMES", "Scheme", "get_scheme", "scheme_names"]
