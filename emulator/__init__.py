@@ -3,7 +3,8 @@
 Import name `emulator`. The public API:
 - `emulator.formats`: format descriptors (E4M3, E5M2, E3M2, E2M3, E2M1, INT8, E8M0, UE4M3,
   FP16, BF16, TF32, FP32, E4M3FNUZ, E5M2FNUZ, Format.custom) with decode/unpack/encode;
-- `quantize`, `quantize_nvfp4` -> `MXTensor` (with `.dequantize()`);
+- `quantize`, `quantize_nvfp4` -> `MXTensor` (with `.dequantize()`); `quantize_blocks` ->
+  `BlockTensor` (any block or tile, E8M0/UE8M0/FP32/UE4M3 scales);
 - `Flag`, `Rounding`;
 - `AccumConfig`, `get_preset`, `dot`, `gemm`: the accumulation model of tensor units
   (`emulator.numerics`, docs/NUMERICS.md).
@@ -13,6 +14,7 @@ from .flags import Flag
 from .formats import Format, get_format
 from .mxtensor import MXTensor
 from .quantize import quantize, quantize_nvfp4
+from .blockscale import BlockTensor, quantize_blocks
 from .rounding import Rounding
 from . import _backend
 from . import numerics
@@ -30,5 +32,6 @@ def backend() -> str:
 
 
 __all__ = ["formats", "Flag", "Format", "get_format", "MXTensor", "quantize", "quantize_nvfp4",
+           "BlockTensor", "quantize_blocks",
            "Rounding", "backend", "native_library_path", "numerics", "AccumConfig", "dot", "gemm", "get_preset",
            "__version__"]
