@@ -13,7 +13,7 @@ from functools import lru_cache
 import numpy as np
 
 from .flags import Flag
-from .formats import FORMATS, KINDS, SPECIALS, CLASS_INF, CLASS_NAN, Format, UE4M3, E2M1
+from .formats import FORMATS, KINDS, SPECIALS, Format, UE4M3, E2M1
 from .rounding import Overflow, Rounding, round_pack
 
 # Enumerations of the backend contract.

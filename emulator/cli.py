@@ -8,7 +8,7 @@ import numpy as np
 
 from . import __version__, _backend
 from .flags import Flag
-from .formats import FORMATS, MX_ELEMENT_FORMATS, get_format
+from .formats import FORMATS, MX_ELEMENT_FORMATS
 from .quantize import quantize, quantize_nvfp4, SCALE_MODES
 
 

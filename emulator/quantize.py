@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _backend
-from .formats import E2M1, E8M0, UE4M3, Format, _as_float64, get_format
+from .formats import E2M1, E8M0, UE4M3, _as_float64, get_format
 from .mxtensor import MXTensor
 from .rounding import Rounding, parse_rounding
 

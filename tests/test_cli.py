@@ -1,5 +1,4 @@
 """The `mxemu` command: the README's main job and clear errors."""
-import io
 import re
 import subprocess
 import sys
@@ -7,18 +6,10 @@ import sys
 import numpy as np
 import pytest
 
-from emulator import cli, quantize
+from clitools import run_cli as _main
+from emulator import quantize
 
 
-def _main(argv):
-    out = io.StringIO()
-    old = sys.stdout
-    sys.stdout = out
-    try:
-        rc = cli.main(argv)
-    finally:
-        sys.stdout = old
-    return rc, out.getvalue()
 
 
 def test_quantize_demo_prints_codes_scales_and_error(backend):

@@ -1,16 +1,14 @@
 """The accuracy report (emulator.compare, `mxemu compare`): its numbers on hand-checkable
 inputs, the exact reference, the error split bound, the generators and the CLI."""
-import io
 import math
 import os
-import sys
 from fractions import Fraction
 
 import numpy as np
 import pytest
 
 from compare_standin import MXScheme, PromotedScheme
-from emulator import cli
+from clitools import run_cli as _main
 from emulator import compare as cmp
 from emulator.compare import ULP_EDGES, compare, exact_matmul, generate
 
@@ -18,15 +16,6 @@ EXACT = MXScheme("ocp-exact", preset="exact")
 WGMMA = MXScheme("wgmma-e4m3", preset="h100-fp8-wgmma")
 
 
-def _main(argv):
-    out = io.StringIO()
-    old = sys.stdout
-    sys.stdout = out
-    try:
-        rc = cli.main(argv)
-    finally:
-        sys.stdout = old
-    return rc, out.getvalue()
 
 
 # --- the exact reference ---------------------------------------------------------------
