@@ -15,6 +15,9 @@ from emulator.flags import Flag
 from emulator.formats import E2M1, E4M3, E5M2, FP32, INT8, UE4M3
 from emulator.rounding import Overflow, Rounding, floor_log2_ratio, round_pack
 
+# Every test runs on both backends (element rounding goes through the active one).
+pytestmark = pytest.mark.usefixtures("backend")
+
 
 def rnd(fmt, q: Fraction, mode=Rounding.RNE):
     """Round the exact rational q into fmt (saturating): the code."""

@@ -12,6 +12,9 @@ from clitools import run_cli as _main
 from emulator import compare as cmp
 from emulator.compare import ULP_EDGES, compare, exact_matmul, generate
 
+# Every test runs on both backends (quantization goes through the active one).
+pytestmark = pytest.mark.usefixtures("backend")
+
 EXACT = MXScheme("ocp-exact", preset="exact")
 WGMMA = MXScheme("wgmma-e4m3", preset="h100-fp8-wgmma")
 

@@ -13,6 +13,9 @@ from emulator.numerics.fast import gemm_fast
 from emulator.numerics.schemes import SCHEMES, Scheme, get_scheme, scheme_names
 from emulator.rounding import Overflow, Rounding, round_pack
 
+# Every test runs on both backends (element rounding goes through the active one).
+pytestmark = pytest.mark.usefixtures("backend")
+
 CONTRACT_NAMES = ["deepseek-v3-fp8", "deepseek-v3.1-ue8m0", "deepseek-v3-fp8-no-promotion",
                   "gpt-oss-mxfp4-bf16-hopper", "gpt-oss-mxfp4-mxfp8-blackwell", "mxfp8-b200",
                   "mxfp4-b200"]

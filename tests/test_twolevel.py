@@ -14,6 +14,9 @@ from emulator.numerics.fast import gemm_fast
 from emulator.numerics.twolevel import fma_round, twolevel_gemm
 from emulator.rounding import Overflow, Rounding, round_pack
 
+# Every test runs on both backends (element rounding goes through the active one).
+pytestmark = pytest.mark.usefixtures("backend")
+
 WGMMA = get_preset("h100-fp8-wgmma").config
 ONE = 0x38  # E4M3 1.0
 
