@@ -121,6 +121,9 @@ extern "C" {
 #define MXEMU_ERR_ARG (-3)         /* an enum or size argument is invalid          */
 #define MXEMU_ERR_CODE_RANGE (-4)  /* a code does not fit the format's bit width   */
 #define MXEMU_ERR_LENGTH (-5)      /* a length is negative or not a block multiple */
+#define MXEMU_ERR_UNSUPPORTED (-6) /* a valid config the C kernel does not model     */
+#define MXEMU_ERR_VERSION (-7)     /* struct_size / version of a config mismatch    */
+#define MXEMU_ERR_ALLOC (-8)       /* out of memory                                 */
 
 /* ---------------------------------------------------------------------------
  * The format descriptor: a format is data.  Everything else (bit width, emin,
@@ -276,6 +279,117 @@ MXEMU_API int32_t mxemu_quantize_nvfp4(const float *x, int64_t n, float tensor_s
                                        int32_t block_size, int32_t scale_rounding,
                                        int32_t scale_floor, int32_t rounding, uint8_t *codes,
                                        uint8_t *scales, uint8_t *flags);
+
+/* ---------------------------------------------------------------------------
+ * Tensor-unit accumulation: dot products and GEMM (docs/NUMERICS.md).
+ *
+ * mxemu_accum_config mirrors the Python AccumConfig knob for knob.  Set
+ * struct_size = sizeof(mxemu_accum_config) and version =
+ * MXEMU_ACCUM_CONFIG_VERSION; a mismatch returns MXEMU_ERR_VERSION (fields
+ * are only ever appended, with a new version).  "None" of the Python side is
+ * 0 for instruction_k / terms_per_step / block_terms, -1 for frac_bits /
+ * carry_bits / step_rounding, and has_* = 0 for the optional formats and
+ * align_floor.  Result formats (output, register, step, product) must be
+ * signed IEEE-style floats with subnormals (MXEMU_ERR_FORMAT otherwise).
+ * ------------------------------------------------------------------------- */
+#define MXEMU_ACCUM_CONFIG_VERSION 1
+
+#define MXEMU_ACC_KSPLIT_SEQUENTIAL 0
+#define MXEMU_ACC_KSPLIT_INTERLEAVED 1
+#define MXEMU_ACC_KSPLIT_SCALE_BLOCKS 2
+#define MXEMU_ACC_PEXP_OPERANDS 0
+#define MXEMU_ACC_PEXP_VALUE 1
+#define MXEMU_ACC_ALIGN_MAX 0
+#define MXEMU_ACC_ALIGN_PRODUCTS_THEN_C 1
+#define MXEMU_ACC_ALIGN_ANCHOR 2
+#define MXEMU_ACC_DROPPED_TRUNCATE 0
+#define MXEMU_ACC_DROPPED_FLOOR 1
+#define MXEMU_ACC_DROPPED_STICKY 2
+#define MXEMU_ACC_DROPPED_NEAREST 3
+#define MXEMU_ACC_C_INSIDE 0
+#define MXEMU_ACC_C_AFTER 1
+#define MXEMU_ACC_SUBNORMALS_KEEP 0
+#define MXEMU_ACC_SUBNORMALS_FLUSH 1
+#define MXEMU_ACC_NAN_CANONICAL 0
+#define MXEMU_ACC_NAN_ALL_ONES 1
+#define MXEMU_ACC_OVERFLOW_INF 0
+#define MXEMU_ACC_OVERFLOW_IEEE 1
+#define MXEMU_ACC_OVERFLOW_SATURATE 2
+#define MXEMU_ACC_ZERO_IEEE 0
+#define MXEMU_ACC_ZERO_POSITIVE 1
+
+typedef struct mxemu_accum_config {
+    uint32_t struct_size;      /* sizeof(mxemu_accum_config)                        */
+    uint32_t version;          /* MXEMU_ACCUM_CONFIG_VERSION                        */
+    int32_t instruction_k;     /* products per instruction, 0: the whole K          */
+    int32_t terms_per_step;    /* products per fused step, 0: the whole instruction */
+    int32_t k_split;           /* MXEMU_ACC_KSPLIT_*                                */
+    int32_t interleave;        /* lane granule of INTERLEAVED (>= 1)                */
+    int32_t block_terms;       /* SCALE_BLOCKS block length, 0: the operands' block */
+    int32_t has_product_format;
+    mxemu_format product_format;
+    int32_t product_rounding;  /* MXEMU_RNE .. MXEMU_RTO                            */
+    int32_t product_exponent;  /* MXEMU_ACC_PEXP_*                                  */
+    int32_t alignment;         /* MXEMU_ACC_ALIGN_*                                 */
+    int32_t anchor_exp;        /* the exponent of ALIGN_ANCHOR                      */
+    int32_t has_align_floor;
+    int32_t align_floor;       /* exponent of a zero operand / zero C (NVIDIA -126) */
+    int32_t frac_bits;         /* F, -1: unbounded (exact)                          */
+    int32_t carry_bits;        /* -1: enough that nothing wraps                     */
+    int32_t dropped;           /* MXEMU_ACC_DROPPED_*                               */
+    int32_t c_entry;           /* MXEMU_ACC_C_*                                     */
+    mxemu_format output_format;
+    mxemu_format register_format; /* the format of C's and D's bits                 */
+    int32_t rounding;          /* MXEMU_RNE .. MXEMU_SR                             */
+    int32_t has_step_format;
+    mxemu_format step_format;
+    int32_t step_rounding;     /* -1: `rounding`                                    */
+    int32_t sr_bits;           /* 1..32                                             */
+    int32_t input_subnormals;  /* MXEMU_ACC_SUBNORMALS_*                            */
+    int32_t output_subnormals; /* MXEMU_ACC_SUBNORMALS_*                            */
+    int32_t nan;               /* MXEMU_ACC_NAN_*                                   */
+    int32_t overflow;          /* MXEMU_ACC_OVERFLOW_*                              */
+    int32_t zero_sign;         /* MXEMU_ACC_ZERO_*                                  */
+} mxemu_accum_config;
+
+/* D = A @ B + C, each element the model of docs/NUMERICS.md over the whole K
+ * (instructions of instruction_k chain along K, one's result the next's C).
+ *
+ *   a_codes   m x k codes of a_fmt, row-major (K contiguous)
+ *   b_codes   n x k codes of b_fmt: B TRANSPOSED, row-major (K contiguous)
+ *   scale_fmt format of the block scales (E8M0, UE4M3; at most 8 bits); may be
+ *             NULL when both scale arrays are NULL
+ *   a_scales  NULL (no scale) or m x (k / a_block) scale codes, row-major
+ *   b_scales  NULL or n x (k / b_block) scale codes (B transposed)
+ *   c_fmt     the format of C's bits (usually config->register_format)
+ *   c_codes   m x n codes of c_fmt, or NULL for +0
+ *   threads   output rows are split across this many POSIX threads; <= 0: the
+ *             environment variable MXEMU_THREADS, else the online CPU count.
+ *             The result does not depend on it.
+ * Outputs d_codes[m x n] (bits in register_format) and flags[m x n]
+ * (MXEMU_FLAG_INEXACT, _UNDERFLOW, _OVERFLOW, _INVALID).
+ * Returns MXEMU_OK; MXEMU_ERR_UNSUPPORTED (nothing written) for a valid
+ * config this kernel does not model: stochastic rounding, alignment
+ * PRODUCTS_THEN_C, SCALE_BLOCKS with frac_bits -1 or > 60 or alignment other
+ * than MAX, an adder of frac_bits + carry_bits + 2 > 126 bits, a result
+ * format with more than 29 mantissa bits, or exponent ranges needing an
+ * accumulator over 5120 bits; or another negative MXEMU_ERR_*. */
+MXEMU_API int32_t mxemu_gemm(const mxemu_accum_config *cfg, int64_t m, int64_t n, int64_t k,
+                             const mxemu_format *a_fmt, const uint32_t *a_codes,
+                             const mxemu_format *b_fmt, const uint32_t *b_codes,
+                             const mxemu_format *scale_fmt, const uint8_t *a_scales,
+                             int32_t a_block, const uint8_t *b_scales, int32_t b_block,
+                             const mxemu_format *c_fmt, const uint32_t *c_codes,
+                             int32_t threads, uint32_t *d_codes, uint8_t *flags);
+
+/* One output element: mxemu_gemm with m = n = 1 on one thread; c_code is C's
+ * bits in c_fmt; writes *d_code and *flags. */
+MXEMU_API int32_t mxemu_dot(const mxemu_accum_config *cfg, int64_t k, const mxemu_format *a_fmt,
+                            const uint32_t *a_codes, const mxemu_format *b_fmt,
+                            const uint32_t *b_codes, const mxemu_format *scale_fmt,
+                            const uint8_t *a_scales, int32_t a_block, const uint8_t *b_scales,
+                            int32_t b_block, const mxemu_format *c_fmt, uint32_t c_code,
+                            uint32_t *d_code, uint8_t *flags);
 
 /* A short static string naming a status code (never NULL). */
 MXEMU_API const char *mxemu_status_string(int32_t status);

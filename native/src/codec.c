@@ -101,51 +101,60 @@ int32_t mxemu_decode(const mxemu_format *fmt, const uint32_t *codes, int64_t n, 
     return mxemu_decode_ex(fmt, codes, 4, n, out);
 }
 
-/* Unpacks one code into sign, exponent, integer significand and class. */
-static void unpack_one(const mx_fmt *f, uint32_t code, int64_t *sign, int64_t *exp,
-                       int64_t *sig, int64_t *cls)
+/* The one decoder of a code: sign, exponent and integer significand with
+ * value = (-1)^sign * sig * 2^(exp - man_bits); returns the class.  Specials
+ * give exp = field - bias and sig = the stored mantissa (no implicit bit);
+ * the FNUZ NaN (the -0 code) is +NaN.  dot.c decodes operands through it too. */
+int mx_unpack_code(const mx_fmt *f, uint32_t code, int *sign, int32_t *exp, uint64_t *sig)
 {
     const int M = f->man_bits;
     if (f->is_int) {
         const int64_t v = (int64_t)(code & f->mag_mask) - (int64_t)(code & f->sign_mask);
         *sign = v < 0;
         *exp = 0;
-        *sig = v < 0 ? -v : v;
-        *cls = v == 0 ? MXEMU_CLASS_ZERO : MXEMU_CLASS_NORMAL;
-        return;
+        *sig = (uint64_t)(v < 0 ? -v : v);
+        return v == 0 ? MXEMU_CLASS_ZERO : MXEMU_CLASS_NORMAL;
     }
     const uint32_t mag = code & f->mag_mask;
     const uint32_t field = mag >> M;
     const uint32_t mant = mag & ((1u << M) - 1u);
     *sign = (code & f->sign_mask) != 0;
-    /* 1. Specials: exp is the raw field minus the bias and sig the stored
-     * mantissa (no implicit bit); only the class marks them.  The FNUZ NaN
-     * (the -0 code) is +NaN. */
+    /* 1. Specials. */
     if (f->specials == MXEMU_SPECIALS_FNUZ && *sign && mag == 0) {
         *sign = 0;
-        *exp = (int64_t)field - f->bias;
+        *exp = (int32_t)field - f->bias;
         *sig = 0;
-        *cls = MXEMU_CLASS_NAN;
-        return;
+        return MXEMU_CLASS_NAN;
     }
     if ((f->specials == MXEMU_SPECIALS_FN && mag == f->nan_mag) ||
         (f->specials == MXEMU_SPECIALS_IEEE && field == (1u << f->exp_bits) - 1u)) {
-        *exp = (int64_t)field - f->bias;
-        *sig = (int64_t)mant;
-        *cls = (f->specials == MXEMU_SPECIALS_IEEE && mant == 0) ? MXEMU_CLASS_INF
-                                                                  : MXEMU_CLASS_NAN;
-        return;
+        *exp = (int32_t)field - f->bias;
+        *sig = mant;
+        return (f->specials == MXEMU_SPECIALS_IEEE && mant == 0) ? MXEMU_CLASS_INF
+                                                                 : MXEMU_CLASS_NAN;
     }
     /* 2. Zero and subnormals sit at emin with no implicit bit. */
     if (field == 0 && f->subnormals) {
         *exp = f->emin;
         *sig = mant;
-        *cls = mant == 0 ? MXEMU_CLASS_ZERO : MXEMU_CLASS_SUBNORMAL;
-        return;
+        return mant == 0 ? MXEMU_CLASS_ZERO : MXEMU_CLASS_SUBNORMAL;
     }
-    *exp = (int64_t)field - f->bias;
-    *sig = (int64_t)((1u << M) | mant);
-    *cls = MXEMU_CLASS_NORMAL;
+    /* 3. Normals carry the implicit bit. */
+    *exp = (int32_t)field - f->bias;
+    *sig = (uint64_t)((1u << M) | mant);
+    return MXEMU_CLASS_NORMAL;
+}
+
+static void unpack_one(const mx_fmt *f, uint32_t code, int64_t *sign, int64_t *exp,
+                       int64_t *sig, int64_t *cls)
+{
+    int s;
+    int32_t e;
+    uint64_t g;
+    *cls = mx_unpack_code(f, code, &s, &e, &g);
+    *sign = s;
+    *exp = e;
+    *sig = (int64_t)g;
 }
 
 int32_t mxemu_unpack_ex(const mxemu_format *fmt, const void *codes, int32_t bytes, int64_t n,

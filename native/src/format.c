@@ -219,6 +219,9 @@ const char *mxemu_status_string(int32_t status)
     case MXEMU_ERR_ARG: return "invalid argument";
     case MXEMU_ERR_CODE_RANGE: return "a code does not fit the format's bit width";
     case MXEMU_ERR_LENGTH: return "invalid length";
+    case MXEMU_ERR_UNSUPPORTED: return "configuration not supported by the native kernel";
+    case MXEMU_ERR_VERSION: return "config struct_size / version mismatch";
+    case MXEMU_ERR_ALLOC: return "out of memory";
     default: return "unknown status";
     }
 }

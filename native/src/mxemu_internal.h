@@ -88,6 +88,10 @@ uint32_t mx_round_pack(const mx_fmt *f, const mx_round_cfg *cfg, int cls, int si
                        int32_t e2, uint64_t d, uint32_t rand, uint8_t *flags);
 
 /* Splits an IEEE binary64 into class, sign and |v| = n * 2^e2 (n < 2^53). */
+/* One code as sign, exponent and integer significand (value = (-1)^sign *
+ * sig * 2^(exp - man_bits)); returns the MXEMU_CLASS_*.  codec.c. */
+int mx_unpack_code(const mx_fmt *f, uint32_t code, int *sign, int32_t *exp, uint64_t *sig);
+
 int mx_split_double(double v, int *sign, uint64_t *n, int32_t *e2);
 
 /* Splits an IEEE binary32 bit pattern the same way (n < 2^24). */

@@ -1,0 +1,216 @@
+"""The C kernel of the accumulation model (native/src/dot.c) behind the API of `reference.gemm`.
+
+`gemm_native(A, B, C, config, *, c_fmt=None, rand_bits=None, threads=None)` takes and returns
+exactly what `reference.gemm` does (D bits in the config's register format, flags), bit for
+bit. The C kernel splits output rows across `threads` POSIX threads (None: the environment
+variable MXEMU_THREADS, else every core); the result does not depend on the thread count.
+
+Configs the C kernel does not model (stochastic rounding, alignment='products_then_c',
+'scale_blocks' with frac_bits None or > 60 or a non-'max' alignment, very wide carry adders,
+result formats over 29 mantissa bits) and a missing native module fall back to
+`emulator.numerics.fast.gemm_fast`, with a `NativeFallbackWarning` saying why;
+`native_supported(config)` tells beforehand, and `last_backend()` which path ran last.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+
+import numpy as np
+
+from ..formats import E8M0, get_format
+from . import fast as _fast
+from . import reference as _ref
+from .config import AccumConfig
+
+try:
+    from .. import _native
+    _HAVE = hasattr(_native, "_gemm")
+except ImportError:  # pragma: no cover - the pure-Python install
+    _native, _HAVE = None, False
+
+__all__ = ["gemm_native", "native_supported", "config_to_native", "NativeFallbackWarning",
+           "last_backend", "available"]
+
+_KSPLIT = {"sequential": 0, "interleaved": 1, "scale_blocks": 2}
+_ALIGN = {"max": 0, "products_then_c": 1, "anchor": 2}
+_DROPPED = {"truncate": 0, "floor": 1, "sticky": 2, "nearest": 3}
+_I32 = 1 << 20  # exponents beyond +-2^20 are not modelled natively
+_state = {"last": None}
+
+
+class NativeFallbackWarning(UserWarning):
+    """gemm_native ran the numpy path because the C kernel does not model the config."""
+
+
+def available() -> bool:
+    """True when the native module with the GEMM kernel imports."""
+    return _HAVE
+
+
+def last_backend():
+    """'native' or 'fast': the path the last gemm_native call took (None before any)."""
+    return _state["last"]
+
+
+def _why_unsupported(cfg: AccumConfig):
+    """A reason the C kernel cannot run cfg (mirrors mxemu_gemm's checks), or None."""
+    if not _HAVE:
+        return "the native module emulator._native (with _gemm) is not available"
+    modes = [cfg.rounding, cfg.step_mode] + ([cfg.product_rounding] if cfg.product_format else [])
+    if any(int(m) == 6 for m in modes):
+        return "stochastic rounding ('sr')"
+    if cfg.alignment == "products_then_c":
+        return "alignment='products_then_c'"
+    if cfg.k_split == "scale_blocks" and (cfg.frac_bits is None or cfg.frac_bits > 60
+                                          or cfg.alignment != "max"):
+        return "k_split='scale_blocks' with frac_bits None or > 60 or alignment != 'max'"
+    if cfg.carry_bits is not None and cfg.frac_bits + cfg.carry_bits + 2 > 126:
+        return "an adder of frac_bits + carry_bits + 2 > 126 bits"
+    for name in ("output_format", "register_format", "step_format", "product_format"):
+        f = getattr(cfg, name)
+        if f is not None and f.man_bits > 29:
+            return f"{name} with more than 29 mantissa bits"
+    for name in ("anchor_exp", "align_floor"):
+        v = getattr(cfg, name)
+        if v is not None and abs(v) > _I32:
+            return f"{name} beyond +-2^20"
+    for name in ("instruction_k", "terms_per_step", "interleave", "block_terms", "frac_bits",
+                 "carry_bits"):
+        v = getattr(cfg, name)
+        if v is not None and v > (1 << 16 if name in ("frac_bits", "carry_bits") else 1 << 24):
+            return f"{name} too large for the native kernel"
+    return None
+
+
+def native_supported(config: AccumConfig) -> bool:
+    """True when gemm_native runs `config` in C (False: it falls back to gemm_fast)."""
+    return _why_unsupported(config) is None
+
+
+def config_to_native(cfg: AccumConfig) -> dict:
+    """The AccumConfig as the dict of ints and format tuples the binding takes."""
+    none0 = lambda v: 0 if v is None else int(v)  # noqa: E731
+    none_1 = lambda v: -1 if v is None else int(v)  # noqa: E731
+    return {
+        "instruction_k": none0(cfg.instruction_k),
+        "terms_per_step": none0(cfg.terms_per_step),
+        "k_split": _KSPLIT[cfg.k_split],
+        "interleave": int(cfg.interleave),
+        "block_terms": none0(cfg.block_terms),
+        "has_product_format": int(cfg.product_format is not None),
+        "product_format": cfg.product_format.params if cfg.product_format else None,
+        "product_rounding": int(cfg.product_rounding),
+        "product_exponent": 0 if cfg.product_exponent == "operands" else 1,
+        "alignment": _ALIGN[cfg.alignment],
+        "anchor_exp": none0(cfg.anchor_exp),
+        "has_align_floor": int(cfg.align_floor is not None),
+        "align_floor": none0(cfg.align_floor),
+        "frac_bits": none_1(cfg.frac_bits),
+        "carry_bits": none_1(cfg.carry_bits),
+        "dropped": _DROPPED[cfg.dropped],
+        "c_entry": 0 if cfg.c_entry == "inside" else 1,
+        "output_format": cfg.output_format.params,
+        "register_format": cfg.register.params,
+        "rounding": int(cfg.rounding),
+        "has_step_format": int(cfg.step_format is not None),
+        "step_format": cfg.step_format.params if cfg.step_format else None,
+        "step_rounding": none_1(None if cfg.step_rounding is None else int(cfg.step_rounding)),
+        "sr_bits": int(cfg.sr_bits),
+        "input_subnormals": 0 if cfg.input_subnormals == "keep" else 1,
+        "output_subnormals": 0 if cfg.output_subnormals == "keep" else 1,
+        "nan": 0 if cfg.nan == "canonical" else 1,
+        "overflow": {"inf": 0, "ieee": 1, "saturate": 2}[cfg.overflow],
+        "zero_sign": 0 if cfg.zero_sign == "ieee" else 1,
+    }
+
+
+def _block_scales(x, k_axis: int):
+    """(per-block scale codes with K last, block length) of an MXTensor, else (None, 0)."""
+    from ..mxtensor import MXTensor
+    if not isinstance(x, MXTensor):
+        return None, 0
+    s = np.asarray(x.scales)
+    if k_axis == 0:
+        s = s.T
+    return np.ascontiguousarray(s, dtype=np.uint8), int(x.block_size)
+
+
+def _threads(threads) -> int:
+    if threads is None:
+        return 0
+    if (not isinstance(threads, (int, np.integer)) or isinstance(threads, bool)
+            or not 1 <= int(threads) <= 4096):
+        raise ValueError(f"threads={threads!r}; allowed: None (MXEMU_THREADS or every core) "
+                         "or an int in 1..4096")
+    return int(threads)
+
+
+def _fallback(A, B, C, config, c_fmt, rand_bits, why):
+    warnings.warn(f"gemm_native: {why}; running emulator.numerics.fast.gemm_fast instead",
+                  NativeFallbackWarning, stacklevel=3)
+    _state["last"] = "fast"
+    return _fast.gemm_fast(A, B, C, config, c_fmt=c_fmt, rand_bits=rand_bits)
+
+
+def gemm_native(A, B, C, config: AccumConfig, *, c_fmt=None, rand_bits=None, threads=None):
+    """D = A @ B + C, bit for bit as `reference.gemm` (same arguments and results), in C.
+
+    threads: None (MXEMU_THREADS, else every core) or the number of threads to split the
+    output rows across; the result is the same for any value."""
+    if not isinstance(config, AccumConfig):
+        raise ValueError(f"config must be an AccumConfig, got {type(config).__name__}")
+    nth = _threads(threads)
+    ac, afmt, _, asfmt, ablk, ka = _ref._operand(A, "A", 1)
+    bc, bfmt, _, bsfmt, bblk, kb = _ref._operand(B, "B", 0)
+    if ka != kb:
+        raise ValueError(f"A has K={ka} but B has K={kb}; they must match")
+    if ac.shape[1] != bc.shape[1]:
+        raise ValueError(f"A and B are padded to different K ({ac.shape[1]} vs {bc.shape[1]}): "
+                         "quantize them with the same block size")
+    if asfmt is not None and bsfmt is not None and asfmt != bsfmt:
+        raise ValueError(f"A's scales are {asfmt.name} but B's are {bsfmt.name}; they must match")
+    sfmt = asfmt or bsfmt or E8M0
+    m, n, k = ac.shape[0], bc.shape[0], ac.shape[1]
+    reg = config.register
+    cf = reg if c_fmt is None else get_format(c_fmt)
+    Cin = np.zeros((m, n), dtype=np.int64) if C is None else np.asarray(C)
+    if Cin.shape != (m, n):
+        raise ValueError(f"C has shape {Cin.shape}; allowed: None or ({m}, {n})")
+    if config.k_split == "scale_blocks" and config.block_terms is None and ablk != bblk:
+        raise ValueError("k_split='scale_blocks' needs A and B with the same block size")
+    block = config.block_terms or ablk or bblk
+    if config.k_split == "scale_blocks" and block is None:
+        raise ValueError("k_split='scale_blocks' needs block-scaled operands or block_terms")
+    if Cin.dtype.kind in "uib":
+        _fast._check_codes(Cin, cf, "C")
+    else:
+        for x in Cin.reshape(-1).tolist():
+            _ref._check_code(cf, x, "C")
+        Cin = np.array(Cin.tolist(), dtype=np.int64).reshape(m, n)
+    _fast._check_codes(ac, afmt, "A")
+    _fast._check_codes(bc, bfmt, "B")
+    if m == 0 or n == 0:
+        _state["last"] = "native"
+        return np.zeros((m, n), dtype=reg.code_dtype), np.zeros((m, n), dtype=np.uint8)
+    why = _why_unsupported(config)
+    if why is None and cf.kind != "float":
+        why = f"c_fmt={cf.name} (not a float format)"
+    if why is not None:
+        return _fallback(A, B, C, config, c_fmt, rand_bits, why)
+    a_s, a_blk = _block_scales(A, 1)
+    b_s, b_blk = _block_scales(B, 0)
+    cfgd = config_to_native(config)
+    if config.k_split == "scale_blocks" and not config.block_terms:
+        cfgd["block_terms"] = int(block)
+    try:
+        d, fl = _native._gemm(
+            cfgd, afmt.params, np.ascontiguousarray(ac, dtype=np.uint32), bfmt.params,
+            np.ascontiguousarray(bc, dtype=np.uint32), sfmt.params, a_s, a_blk, b_s, b_blk,
+            cf.params, np.ascontiguousarray(Cin, dtype=np.uint32), nth)
+    except TypeError as e:
+        if str(e).startswith("unsupported"):
+            return _fallback(A, B, C, config, c_fmt, rand_bits, str(e))
+        raise
+    _state["last"] = "native"
+    return d.astype(reg.code_dtype, copy=False), fl

@@ -1,0 +1,159 @@
+// register_numerics.cpp - the accumulation model: gemm over the C core's
+// mxemu_gemm.  emulator/numerics/native.py builds the config dict from an
+// AccumConfig; this layer only checks shapes and dtypes.
+#include "common.hpp"
+
+#include <cstdlib>
+
+namespace mxemu_py {
+
+namespace {
+
+int32_t cfg_int(const py::dict &d, const char *key)
+{
+    if (!d.contains(key))
+        value_error(std::string("config: missing key '") + key + "'");
+    py::object v = d[key];
+    if (!PyIndex_Check(v.ptr()))
+        value_error(std::string("config['") + key + "'] must be an int");
+    long long x = PyLong_AsLongLong(v.ptr());
+    if (PyErr_Occurred() || x < INT32_MIN || x > INT32_MAX) {
+        PyErr_Clear();
+        value_error(std::string("config['") + key + "'] is out of range");
+    }
+    return static_cast<int32_t>(x);
+}
+
+mxemu_format cfg_fmt(const py::dict &d, const char *key)
+{
+    if (!d.contains(key))
+        value_error(std::string("config: missing key '") + key + "'");
+    return parse_fmt(d[key], key);
+}
+
+mxemu_accum_config parse_config(const py::dict &d)
+{
+    mxemu_accum_config c{};
+    c.struct_size = sizeof(mxemu_accum_config);
+    c.version = MXEMU_ACCUM_CONFIG_VERSION;
+    c.instruction_k = cfg_int(d, "instruction_k");
+    c.terms_per_step = cfg_int(d, "terms_per_step");
+    c.k_split = cfg_int(d, "k_split");
+    c.interleave = cfg_int(d, "interleave");
+    c.block_terms = cfg_int(d, "block_terms");
+    c.has_product_format = cfg_int(d, "has_product_format");
+    if (c.has_product_format)
+        c.product_format = cfg_fmt(d, "product_format");
+    c.product_rounding = cfg_int(d, "product_rounding");
+    c.product_exponent = cfg_int(d, "product_exponent");
+    c.alignment = cfg_int(d, "alignment");
+    c.anchor_exp = cfg_int(d, "anchor_exp");
+    c.has_align_floor = cfg_int(d, "has_align_floor");
+    c.align_floor = cfg_int(d, "align_floor");
+    c.frac_bits = cfg_int(d, "frac_bits");
+    c.carry_bits = cfg_int(d, "carry_bits");
+    c.dropped = cfg_int(d, "dropped");
+    c.c_entry = cfg_int(d, "c_entry");
+    c.output_format = cfg_fmt(d, "output_format");
+    c.register_format = cfg_fmt(d, "register_format");
+    c.rounding = cfg_int(d, "rounding");
+    c.has_step_format = cfg_int(d, "has_step_format");
+    if (c.has_step_format)
+        c.step_format = cfg_fmt(d, "step_format");
+    c.step_rounding = cfg_int(d, "step_rounding");
+    c.sr_bits = cfg_int(d, "sr_bits");
+    c.input_subnormals = cfg_int(d, "input_subnormals");
+    c.output_subnormals = cfg_int(d, "output_subnormals");
+    c.nan = cfg_int(d, "nan");
+    c.overflow = cfg_int(d, "overflow");
+    c.zero_sign = cfg_int(d, "zero_sign");
+    return c;
+}
+
+py::tuple gemm(const py::dict &cfg_d, const py::object &a_fmt_o, const py::object &a_o,
+               const py::object &b_fmt_o, const py::object &b_o, const py::object &sfmt_o,
+               const py::object &as_o, int64_t a_block, const py::object &bs_o, int64_t b_block,
+               const py::object &c_fmt_o, const py::object &c_o, int64_t threads)
+{
+    const mxemu_accum_config cfg = parse_config(cfg_d);
+    const mxemu_format a_fmt = parse_fmt(a_fmt_o, "a_fmt");
+    const mxemu_format b_fmt = parse_fmt(b_fmt_o, "b_fmt");
+    const mxemu_format c_fmt = parse_fmt(c_fmt_o, "c_fmt");
+    auto a = checked_array<uint32_t>(a_o, "a_codes", 2);
+    auto b = checked_array<uint32_t>(b_o, "b_codes", 2);
+    const int64_t m = a.shape(0), k = a.shape(1), n = b.shape(0);
+    if (b.shape(1) != k)
+        value_error("b_codes: K is " + std::to_string(b.shape(1)) + " but a_codes has K=" +
+                    std::to_string(k) + " (b_codes is B transposed, N x K)");
+    if (threads < 0 || threads > 4096)
+        value_error("threads must be in [0, 4096] (0: MXEMU_THREADS or all cores), got " +
+                    std::to_string(threads));
+    mxemu_format sfmt{};
+    const mxemu_format *sfp = nullptr;
+    py::array_t<uint8_t> as, bs;
+    const uint8_t *asp = nullptr, *bsp = nullptr;
+    if (!sfmt_o.is_none()) {
+        sfmt = parse_fmt(sfmt_o, "scale_fmt");
+        sfp = &sfmt;
+    }
+    if (!as_o.is_none()) {
+        if (a_block < 1 || k % a_block)
+            value_error("a_block must be >= 1 and divide K=" + std::to_string(k));
+        as = checked_array<uint8_t>(as_o, "a_scales", 2);
+        if (as.shape(0) != m || as.shape(1) != k / a_block)
+            value_error("a_scales must have shape (M, K / a_block)");
+        asp = as.data();
+    }
+    if (!bs_o.is_none()) {
+        if (b_block < 1 || k % b_block)
+            value_error("b_block must be >= 1 and divide K=" + std::to_string(k));
+        bs = checked_array<uint8_t>(bs_o, "b_scales", 2);
+        if (bs.shape(0) != n || bs.shape(1) != k / b_block)
+            value_error("b_scales must have shape (N, K / b_block)");
+        bsp = bs.data();
+    }
+    if ((asp || bsp) && !sfp)
+        value_error("scale_fmt is required with scales");
+    py::array_t<uint32_t> c;
+    const uint32_t *cp = nullptr;
+    if (!c_o.is_none()) {
+        c = checked_array<uint32_t>(c_o, "c_codes", 2);
+        if (c.shape(0) != m || c.shape(1) != n)
+            value_error("c_codes must have shape (M, N)");
+        cp = c.data();
+    }
+    py::array_t<uint32_t> d({m, n});
+    py::array_t<uint8_t> fl({m, n});
+    const uint32_t *ap = a.data(), *bp = b.data();
+    uint32_t *dp = d.mutable_data();
+    uint8_t *fp = fl.mutable_data();
+    int32_t st;
+    {
+        py::gil_scoped_release nogil;
+        st = mxemu_gemm(&cfg, m, n, k, &a_fmt, ap, &b_fmt, bp, sfp, asp,
+                        static_cast<int32_t>(a_block), bsp, static_cast<int32_t>(b_block),
+                        &c_fmt, cp, static_cast<int32_t>(threads), dp, fp);
+    }
+    if (st == MXEMU_ERR_UNSUPPORTED)
+        throw py::type_error("unsupported: " + std::string(mxemu_status_string(st)));
+    if (st == MXEMU_ERR_CODE_RANGE)
+        value_error("codes: a code (of A, B, C or the scales) is out of range for its format");
+    raise_status(st, "gemm");
+    return py::make_tuple(d, fl);
+}
+
+}  // namespace
+
+void register_numerics(py::module_ &m)
+{
+    m.def("_gemm", &gemm, py::arg("config"), py::arg("a_fmt"), py::arg("a_codes"),
+          py::arg("b_fmt"), py::arg("b_codes"), py::arg("scale_fmt"), py::arg("a_scales"),
+          py::arg("a_block"), py::arg("b_scales"), py::arg("b_block"), py::arg("c_fmt"),
+          py::arg("c_codes"), py::arg("threads"),
+          "D = A @ B + C with the accumulation model (mxemu_gemm).  B is passed transposed "
+          "(N x K).  Raises TypeError('unsupported: ...') for a config the C kernel does not "
+          "model (the Python adapter falls back), ValueError for bad arguments.");
+    m.attr("ACCUM_CONFIG_VERSION") = MXEMU_ACCUM_CONFIG_VERSION;
+}
+
+}  // namespace mxemu_py

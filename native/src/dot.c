@@ -1,0 +1,1204 @@
+/*
+ * dot.c - the accumulation model of a tensor unit (docs/NUMERICS.md): block
+ * dot products and GEMM, bit for bit as emulator/numerics/reference.py.
+ *
+ * Integers and bit patterns only.  A term is (-1)^sign * sig * 2^lsb with an
+ * alignment exponent; a step aligns its terms, cuts them to F fraction bits,
+ * adds them exactly (unsigned __int128 when the widths allow, else a
+ * multi-limb two's-complement accumulator) and rounds once through
+ * mx_round_pack (round.c), the one rounding routine of the core.  Sums wider
+ * than 63 bits reach mx_round_pack as their top 63 bits with the rest OR-ed
+ * into the lowest bit (a sticky bit below every bit that routine looks at for
+ * formats of at most 29 mantissa bits), which is exact for every mode.
+ *
+ * Not supported (MXEMU_ERR_UNSUPPORTED, decided before anything is computed):
+ * stochastic rounding anywhere, alignment PRODUCTS_THEN_C, SCALE_BLOCKS with
+ * frac_bits unbounded or > 60 or an alignment other than MAX, carry_bits with
+ * an adder wider than 126 bits, result formats with more than 29 mantissa
+ * bits, and exponent ranges that would need an accumulator over 5120 bits.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mxemu_internal.h"
+
+__extension__ typedef unsigned __int128 dt_u128;
+__extension__ typedef __int128 dt_i128;
+
+enum { T_PAD = 0, T_ZERO = 1, T_FIN = 2, T_INF = 3, T_NAN = 4 };
+
+typedef struct term {
+    int8_t kind, sign, has_align;
+    int32_t lsb, align;
+    uint64_t sig;
+} term;
+
+/* One operand element with its block scale folded in. */
+typedef struct side {
+    uint8_t nan, inf, zero, sign;
+    int32_t lsb, align; /* align: sum of the factors' exponents, a zero factor as the floor */
+    uint64_t sig;
+} side;
+
+/* The same element for the fast step (structure of arrays would not pay here):
+ * zero elements carry lsb = +2^28 (out of every minimum) and, without an
+ * alignment floor, align = -2^28 (out of every maximum). */
+typedef struct fside {
+    uint32_t sig;
+    uint8_t sign, special;
+    int32_t lsb, align;
+} fside;
+
+#define FS_BIG (1 << 28)
+
+/* The add of one step: what differs between the unit's steps and the exact C add. */
+typedef struct add_pol {
+    int32_t bounded, F, has_carry, carry, alignment, anchor, dropped;
+} add_pol;
+
+typedef struct dctx {
+    mxemu_accum_config c;
+    mx_fmt out, step, reg, cf, pf;
+    int32_t same_out_reg, same_step_reg;
+    mx_round_cfg out_rc, step_rc, prod_rc;
+    add_pol unit, exact;
+    int32_t has_floor, floor, flush;
+    int64_t m, n, k, ik, n_instr, block;
+    const side *as, *bs;
+    const fside *fa, *fb;
+    int32_t fast_ok;            /* the config allows the fast step          */
+    int32_t fast_blocks;        /* scale_blocks: the fast exact block sum   */
+    int32_t *perm, *soff, *scnt; /* step s: products perm[soff[s] .. +scnt[s]) */
+    int32_t nsteps;
+    const uint32_t *c_codes;
+    uint32_t *d;
+    uint8_t *flags;
+    int32_t limbs;
+} dctx;
+
+typedef struct scratch {
+    term *prod, *stepbuf, *bsum;
+    uint64_t *limbs;
+} scratch;
+
+MX_INLINE int bitlen64(uint64_t x) { return x ? 64 - __builtin_clzll(x) : 0; }
+MX_INLINE int bitlen128(dt_u128 x)
+{
+    uint64_t hi = (uint64_t)(x >> 64);
+    return hi ? 64 + bitlen64(hi) : bitlen64((uint64_t)x);
+}
+
+
+/* C (or a step's result) as a term: it aligns by its own exponent. */
+static term reg_term(const dctx *x, const mx_fmt *f, uint32_t code, int flush)
+{
+    term t = {T_ZERO, 0, 0, 0, 0, 0};
+    int sign;
+    int32_t exp;
+    uint64_t sig;
+    int cls = mx_unpack_code(f, code, &sign, &exp, &sig);
+    t.sign = (int8_t)sign;
+    if (cls == MXEMU_CLASS_NAN) {
+        t.kind = T_NAN;
+        t.sign = 0;
+    } else if (cls == MXEMU_CLASS_INF) {
+        t.kind = T_INF;
+    } else if (cls == MXEMU_CLASS_ZERO || (flush && cls == MXEMU_CLASS_SUBNORMAL)) {
+        t.kind = T_ZERO;
+        t.has_align = (int8_t)x->has_floor;
+        t.align = x->floor;
+    } else {
+        t.kind = T_FIN;
+        t.sig = sig;
+        t.lsb = exp - f->man_bits;
+        t.align = exp;
+        t.has_align = 1;
+    }
+    return t;
+}
+
+/* ------------------------------------------------------------------------
+ * Rounding with the config's policies (reference._round)
+ * --------------------------------------------------------------------- */
+MX_INLINE uint32_t signed_zero(const mx_fmt *f, int sign) { return sign ? f->sign_mask : 0u; }
+
+static uint32_t dt_round(const dctx *x, const mx_fmt *f, const mx_round_cfg *rc, int sign,
+                         uint64_t n, int32_t e2, uint8_t *flags)
+{
+    uint8_t fl = 0;
+    uint32_t code = mx_round_pack(f, rc, MX_VAL_FINITE, sign, n, e2, 1, 0, &fl);
+    if ((fl & MXEMU_FLAG_OVERFLOW) && x->c.overflow == MXEMU_ACC_OVERFLOW_INF)
+        code = (sign ? f->sign_mask : 0u) | f->inf_mag;
+    if (x->c.output_subnormals == MXEMU_ACC_SUBNORMALS_FLUSH) {
+        const uint32_t mag = code & f->mag_mask;
+        if ((mag >> f->man_bits) == 0 && mag != 0) {
+            code = signed_zero(f, sign);
+            fl |= MXEMU_FLAG_UNDERFLOW | MXEMU_FLAG_INEXACT;
+        }
+    }
+    *flags |= fl;
+    return code;
+}
+
+/* ------------------------------------------------------------------------
+ * Exact sums of aligned terms
+ * --------------------------------------------------------------------- */
+typedef struct sum_out {
+    int zero, neg, inexact;
+    uint64_t n;   /* |sum| as n * 2^e2, n < 2^63, the low bit sticky when wider */
+    int32_t e2;
+    int32_t top;  /* floor(log2 |sum|) (valid when nonzero) */
+} sum_out;
+
+/* Adds (or subtracts) v * 2^shift into a two's-complement limb array. */
+static void big_add(uint64_t *l, int nl, uint64_t v, int32_t shift, int neg)
+{
+    if (v == 0)
+        return;
+    int li = shift >> 6, bo = shift & 63;
+    uint64_t part[2] = {v << bo, bo ? v >> (64 - bo) : 0};
+    if (!neg) {
+        uint64_t carry = 0;
+        for (int i = li; i < nl; i++) {
+            uint64_t p = (i - li) < 2 ? part[i - li] : 0;
+            if (i - li >= 2 && carry == 0)
+                break;
+            dt_u128 s = (dt_u128)l[i] + p + carry;
+            l[i] = (uint64_t)s;
+            carry = (uint64_t)(s >> 64);
+        }
+    } else {
+        uint64_t borrow = 0;
+        for (int i = li; i < nl; i++) {
+            uint64_t p = (i - li) < 2 ? part[i - li] : 0;
+            if (i - li >= 2 && borrow == 0)
+                break;
+            dt_u128 s = (dt_u128)l[i] - p - borrow;
+            l[i] = (uint64_t)s;
+            borrow = (uint64_t)(s >> 64) ? 1u : 0u;
+        }
+    }
+}
+
+/* The top 63 bits of a magnitude of bit length L (> 63) held in nl limbs,
+ * the bits below them OR-ed into the lowest bit; *drop = L - 63. */
+static void big_top63(const uint64_t *l, int nl, int L, uint64_t *n, int32_t *drop)
+{
+    const int s = L - 63;
+    const int li = s >> 6, bo = s & 63;
+    uint64_t v = l[li] >> bo;
+    if (bo && li + 1 < nl)
+        v |= l[li + 1] << (64 - bo);
+    v &= (1ull << 63) - 1u;
+    int sticky = bo ? (l[li] & ((1ull << bo) - 1u)) != 0 : 0;
+    for (int i = 0; i < li && !sticky; i++)
+        sticky = l[i] != 0;
+    *n = v | (uint64_t)sticky;
+    *drop = s;
+}
+
+/* Cuts one term to a multiple of 2^q: the magnitude as mag * 2^sh, sh >= 0. */
+MX_INLINE uint64_t cut_term(const term *t, int32_t q, int dropped, int32_t *sh, int *lost)
+{
+    int32_t shift = t->lsb - q;
+    if (shift >= 0) {
+        *sh = shift;
+        return t->sig;
+    }
+    *sh = 0;
+    const int32_t k = -shift;
+    uint64_t mag, rem;
+    int near_up = 0;
+    if (k >= 64) {
+        mag = 0;
+        rem = t->sig;
+    } else {
+        mag = t->sig >> k;
+        rem = t->sig & ((1ull << k) - 1u);
+        if (dropped == MXEMU_ACC_DROPPED_NEAREST && rem) {
+            const uint64_t half = 1ull << (k - 1);
+            near_up = rem > half || (rem == half && (mag & 1u));
+        }
+    }
+    if (rem) {
+        *lost = 1;
+        if (dropped == MXEMU_ACC_DROPPED_FLOOR && t->sign)
+            mag += 1;
+        else if (dropped == MXEMU_ACC_DROPPED_STICKY)
+            mag |= 1;
+        else if (near_up)
+            mag += 1;
+    }
+    return mag;
+}
+
+/* Sum of the FIN terms cut to multiples of 2^q (pol NULL: no cut, q <= every lsb). */
+static void sum_terms(const dctx *x, scratch *s, const term *t, int nt, int32_t q,
+                      const add_pol *pol, sum_out *o)
+{
+    const int dropped = pol ? pol->dropped : MXEMU_ACC_DROPPED_TRUNCATE;
+    int lost = 0, maxw = 0, live = 0;
+    /* pass 1: widths */
+    for (int i = 0; i < nt; i++) {
+        if (t[i].kind != T_FIN)
+            continue;
+        live++;
+        int32_t w = t[i].lsb - q + bitlen64(t[i].sig);
+        if (w > maxw)
+            maxw = w;
+    }
+    o->zero = 1;
+    o->neg = 0;
+    o->inexact = 0;
+    o->n = 0;
+    o->e2 = 0;
+    o->top = 0;
+    if (!live)
+        return;
+    const int lg = bitlen64((uint64_t)live) + 1;
+    const int carry = pol && pol->has_carry;
+    if (maxw + lg <= 62 && !carry) { /* the common case: 64-bit integers */
+        int64_t tot = 0;
+        for (int i = 0; i < nt; i++) {
+            if (t[i].kind != T_FIN)
+                continue;
+            int32_t sh;
+            uint64_t mag = cut_term(&t[i], q, dropped, &sh, &lost);
+            int64_t v = (int64_t)(mag << sh);
+            tot += t[i].sign ? -v : v;
+        }
+        o->inexact = lost;
+        if (tot == 0)
+            return;
+        o->zero = 0;
+        o->neg = tot < 0;
+        o->n = o->neg ? (uint64_t)0 - (uint64_t)tot : (uint64_t)tot;
+        o->e2 = q;
+        o->top = bitlen64(o->n) - 1 + q;
+        return;
+    }
+    if (maxw + lg <= 125) {
+        dt_i128 tot = 0;
+        for (int i = 0; i < nt; i++) {
+            if (t[i].kind != T_FIN)
+                continue;
+            int32_t sh;
+            uint64_t mag = cut_term(&t[i], q, dropped, &sh, &lost);
+            dt_i128 v = (dt_i128)((dt_u128)mag << sh);
+            tot += t[i].sign ? -v : v;
+        }
+        if (carry) {
+            const int w = pol->F + 1 + pol->carry + 1;
+            const dt_u128 modm = ((dt_u128)1 << w) - 1u;
+            const dt_u128 half = (dt_u128)1 << (w - 1);
+            tot = (dt_i128)((((dt_u128)tot + half) & modm)) - (dt_i128)half;
+        }
+        o->inexact = lost;
+        if (tot == 0)
+            return;
+        o->zero = 0;
+        o->neg = tot < 0;
+        dt_u128 mag = o->neg ? (dt_u128)0 - (dt_u128)tot : (dt_u128)tot;
+        int L = bitlen128(mag);
+        o->top = L - 1 + q;
+        if (L <= 63) {
+            o->n = (uint64_t)mag;
+            o->e2 = q;
+        } else {
+            int d = L - 63;
+            o->n = (uint64_t)(mag >> d) | (uint64_t)((mag & (((dt_u128)1 << d) - 1u)) != 0);
+            o->e2 = q + d;
+        }
+        return;
+    }
+    /* the wide path */
+    int nl = (maxw + lg) / 64 + 2;
+    if (nl > x->limbs) /* defensive: the capacity bound of mxemu_gemm covers every sum */
+        nl = x->limbs;
+    uint64_t *l = s->limbs;
+    memset(l, 0, sizeof(uint64_t) * (size_t)nl);
+    for (int i = 0; i < nt; i++) {
+        if (t[i].kind != T_FIN)
+            continue;
+        int32_t sh;
+        uint64_t mag = cut_term(&t[i], q, dropped, &sh, &lost);
+        big_add(l, nl, mag, sh, t[i].sign);
+    }
+    o->inexact = lost;
+    if (carry) { /* w <= 126: the low 128 bits decide the wrapped value */
+        dt_u128 lo = ((dt_u128)l[1] << 64) | l[0];
+        const int w = pol->F + 1 + pol->carry + 1;
+        const dt_u128 modm = ((dt_u128)1 << w) - 1u;
+        const dt_u128 half = (dt_u128)1 << (w - 1);
+        dt_i128 tot = (dt_i128)(((lo + half) & modm)) - (dt_i128)half;
+        memset(l, 0, sizeof(uint64_t) * (size_t)nl);
+        if (tot < 0) {
+            big_add(l, nl, (uint64_t)(((dt_u128)0 - (dt_u128)tot)), 0, 1);
+            big_add(l, nl, (uint64_t)(((dt_u128)0 - (dt_u128)tot) >> 64), 64, 1);
+        } else {
+            big_add(l, nl, (uint64_t)tot, 0, 0);
+            big_add(l, nl, (uint64_t)((dt_u128)tot >> 64), 64, 0);
+        }
+    }
+    int neg = (l[nl - 1] >> 63) != 0;
+    if (neg) { /* negate in place */
+        uint64_t c = 1;
+        for (int i = 0; i < nl; i++) {
+            dt_u128 v = (dt_u128)(~l[i]) + c;
+            l[i] = (uint64_t)v;
+            c = (uint64_t)(v >> 64);
+        }
+    }
+    int hi = nl - 1;
+    while (hi >= 0 && l[hi] == 0)
+        hi--;
+    if (hi < 0)
+        return;
+    int L = hi * 64 + bitlen64(l[hi]);
+    o->zero = 0;
+    o->neg = neg;
+    o->top = L - 1 + q;
+    if (L <= 63) {
+        o->n = l[0];
+        o->e2 = q;
+    } else {
+        int32_t drop;
+        big_top63(l, nl, L, &o->n, &drop);
+        o->e2 = q + drop;
+    }
+}
+
+/* ------------------------------------------------------------------------
+ * One step: a fused multi-term add rounded once (reference._fused_step)
+ * --------------------------------------------------------------------- */
+static uint32_t fused_step(const dctx *x, scratch *s, const term *t, int nt, const mx_fmt *f,
+                           const mx_round_cfg *rc, const add_pol *pol, uint8_t *flags)
+{
+    int nan = 0, pinf = 0, ninf = 0;
+    for (int i = 0; i < nt; i++) {
+        if (t[i].kind == T_NAN)
+            nan = 1;
+        else if (t[i].kind == T_INF) {
+            if (t[i].sign)
+                ninf = 1;
+            else
+                pinf = 1;
+        }
+    }
+    if (nan)
+        return mx_fmt_nan_code(f, 0);
+    if (pinf && ninf) {
+        *flags |= MXEMU_FLAG_INVALID;
+        return mx_fmt_nan_code(f, 0);
+    }
+    if (pinf || ninf)
+        return (ninf ? f->sign_mask : 0u) | f->inf_mag;
+    int32_t E = 0;
+    if (pol->alignment == MXEMU_ACC_ALIGN_ANCHOR) {
+        E = pol->anchor;
+    } else {
+        int have = 0;
+        for (int i = 0; i < nt; i++)
+            if ((t[i].kind == T_FIN || t[i].kind == T_ZERO) && t[i].has_align &&
+                (!have || t[i].align > E)) {
+                E = t[i].align;
+                have = 1;
+            }
+    }
+    int32_t q;
+    if (pol->bounded) {
+        q = E - pol->F;
+    } else {
+        int have = 0;
+        q = 0;
+        for (int i = 0; i < nt; i++)
+            if (t[i].kind == T_FIN && (!have || t[i].lsb < q)) {
+                q = t[i].lsb;
+                have = 1;
+            }
+    }
+    sum_out o;
+    sum_terms(x, s, t, nt, q, pol, &o);
+    uint8_t fl = 0;
+    if (o.inexact) {
+        fl |= MXEMU_FLAG_INEXACT;
+        if (o.zero || o.top < f->emin)
+            fl |= MXEMU_FLAG_UNDERFLOW;
+    }
+    *flags |= fl;
+    if (o.zero) {
+        int sign;
+        if (x->c.zero_sign == MXEMU_ACC_ZERO_POSITIVE) {
+            sign = 0;
+        } else {
+            int nv = 0, all_negz = 1, all_posz = 1;
+            for (int i = 0; i < nt; i++) {
+                if (t[i].kind != T_ZERO && t[i].kind != T_FIN)
+                    continue;
+                nv++;
+                if (!(t[i].kind == T_ZERO && t[i].sign))
+                    all_negz = 0;
+                if (!(t[i].kind == T_ZERO && !t[i].sign))
+                    all_posz = 0;
+            }
+            if (nv && all_negz)
+                sign = 1;
+            else if (all_posz)
+                sign = 0;
+            else
+                sign = rc->mode == MXEMU_RDN;
+        }
+        return signed_zero(f, sign);
+    }
+    return dt_round(x, f, rc, o.neg, o.n, o.e2, flags);
+}
+
+/* ------------------------------------------------------------------------
+ * Products, block sums, instructions
+ * --------------------------------------------------------------------- */
+static term product(const dctx *x, const side *a, const side *b, uint8_t *flags)
+{
+    term t = {T_ZERO, 0, 0, 0, 0, 0};
+    t.sign = (int8_t)(a->sign ^ b->sign);
+    if (a->nan || b->nan) {
+        t.kind = T_NAN;
+        t.sign = 0;
+        return t;
+    }
+    if (a->inf || b->inf) {
+        if (a->zero || b->zero) {
+            *flags |= MXEMU_FLAG_INVALID;
+            t.kind = T_NAN;
+            t.sign = 0;
+            return t;
+        }
+        t.kind = T_INF;
+        return t;
+    }
+    if (a->zero || b->zero) {
+        t.kind = T_ZERO;
+        t.has_align = (int8_t)x->has_floor;
+        t.align = a->align + b->align;
+        return t;
+    }
+    t.kind = T_FIN;
+    t.sig = a->sig * b->sig;
+    t.lsb = a->lsb + b->lsb;
+    t.align = a->align + b->align;
+    t.has_align = 1;
+    if (x->c.product_exponent == MXEMU_ACC_PEXP_VALUE)
+        t.align = bitlen64(t.sig) - 1 + t.lsb;
+    if (x->c.has_product_format) {
+        uint32_t code = dt_round(x, &x->pf, &x->prod_rc, t.sign, t.sig, t.lsb, flags);
+        t = reg_term(x, &x->pf, code, 0);
+    }
+    return t;
+}
+
+/* 'scale_blocks': exact block sums (jammed to 63 bits: F <= 60 keeps them exact enough). */
+static int block_sums(const dctx *x, scratch *s, const term *p, int np, term *out,
+                      uint8_t *flags)
+{
+    int nb = 0;
+    for (int i0 = 0; i0 < np; i0 += (int)x->block) {
+        int i1 = i0 + (int)x->block < np ? i0 + (int)x->block : np;
+        int nan = 0, pinf = 0, ninf = 0, fin = 0, negz = 0, posz = 0;
+        int32_t q = 0;
+        for (int i = i0; i < i1; i++) {
+            switch (p[i].kind) {
+            case T_NAN: nan = 1; break;
+            case T_INF: if (p[i].sign) ninf = 1; else pinf = 1; break;
+            case T_FIN:
+                if (!fin || p[i].lsb < q)
+                    q = p[i].lsb;
+                fin = 1;
+                break;
+            case T_ZERO: if (p[i].sign) negz = 1; else posz = 1; break;
+            default: break;
+            }
+        }
+        term t = {T_ZERO, 0, 0, 0, 0, 0};
+        if (nan || (pinf && ninf)) {
+            if (!nan)
+                *flags |= MXEMU_FLAG_INVALID;
+            t.kind = T_NAN;
+        } else if (pinf || ninf) {
+            t.kind = T_INF;
+            t.sign = (int8_t)ninf;
+        } else {
+            sum_out o;
+            o.zero = 1;
+            if (fin)
+                sum_terms(x, s, p + i0, i1 - i0, q, NULL, &o);
+            if (o.zero) {
+                t.sign = (int8_t)(!fin && negz && !posz);
+                t.has_align = (int8_t)x->has_floor;
+                t.align = x->floor;
+            } else {
+                t.kind = T_FIN;
+                t.sign = (int8_t)o.neg;
+                t.sig = o.n;
+                t.lsb = o.e2;
+                t.align = o.top;
+                t.has_align = 1;
+            }
+        }
+        out[nb++] = t;
+    }
+    return nb;
+}
+
+/* The fast step: max alignment, F bounded or not, truncation, exact products,
+ * no specials, a 64-bit sum.  Returns 1 with *code set, or 0 when the step
+ * needs the general path (which then recomputes it from scratch). */
+static int fast_step(const dctx *x, const fside *A, const fside *B, const int32_t *idx, int np,
+                     const term *acc, const mx_fmt *f, const mx_round_cfg *rc, uint8_t *flags,
+                     uint32_t *code)
+{
+    int32_t E = -FS_BIG * 2, qmin = FS_BIG;
+    uint8_t spec = 0;
+    for (int n = 0; n < np; n++) {
+        const fside *a = A + idx[n], *b = B + idx[n];
+        spec |= a->special | b->special;
+        const int32_t al = a->align + b->align, ls = a->lsb + b->lsb;
+        E = al > E ? al : E;
+        qmin = ls < qmin ? ls : qmin;
+    }
+    if (spec)
+        return 0;
+    if (acc) {
+        if (acc->kind == T_FIN) {
+            E = acc->align > E ? acc->align : E;
+            qmin = acc->lsb < qmin ? acc->lsb : qmin;
+        } else if (acc->kind == T_ZERO) {
+            if (acc->has_align && acc->align > E)
+                E = acc->align;
+        } else {
+            return 0;
+        }
+    }
+    int32_t q;
+    const int lg = bitlen64((uint64_t)np + 2) + 1;
+    if (x->unit.bounded) {
+        if (E < -FS_BIG / 2)
+            return 0;
+        q = E - x->unit.F;
+        if (x->unit.F + 4 + lg > 62)
+            return 0;
+    } else {
+        if (qmin > FS_BIG / 2)
+            return 0;
+        q = qmin;
+        if (E - q + 4 + lg > 62) /* E bounds every top exponent here (no floor above) */
+            return 0;
+    }
+    int64_t tot = 0;
+    uint64_t lost = 0;
+    for (int n = 0; n < np; n++) {
+        const fside *a = A + idx[n], *b = B + idx[n];
+        /* branch-free: a left shift (bits kept) or a right shift (bits cut); zero
+         * products have sig 0 and any shift; products here are below 2^56 */
+        const uint64_t sig = (uint64_t)a->sig * b->sig;
+        const int32_t sh = a->lsb + b->lsb - q;
+        const uint32_t ls = sh > 0 ? (uint32_t)sh & 63u : 0u;
+        const uint32_t rs = sh < 0 ? (sh < -63 ? 63u : (uint32_t)-sh) : 0u;
+        const uint64_t mag = (sig << ls) >> rs;
+        lost |= sig & ((1ull << rs) - 1u);
+        const uint64_t neg = (uint64_t)0 - (uint64_t)(a->sign ^ b->sign);
+        tot += (int64_t)((mag ^ neg) - neg);
+    }
+    if (acc && acc->kind == T_FIN) {
+        const int32_t sh = acc->lsb - q;
+        uint64_t mag;
+        if (sh >= 0) {
+            if (sh > 62 - bitlen64(acc->sig))
+                return 0;
+            mag = acc->sig << sh;
+        } else if (sh > -64) {
+            mag = acc->sig >> -sh;
+            lost |= acc->sig & ((1ull << -sh) - 1u);
+        } else {
+            mag = 0;
+            lost |= acc->sig;
+        }
+        tot += acc->sign ? -(int64_t)mag : (int64_t)mag;
+    }
+    if (tot == 0)
+        return 0;
+    const int neg = tot < 0;
+    const uint64_t mag = neg ? (uint64_t)0 - (uint64_t)tot : (uint64_t)tot;
+    if (lost) {
+        *flags |= MXEMU_FLAG_INEXACT;
+        if (bitlen64(mag) - 1 + q < f->emin)
+            *flags |= MXEMU_FLAG_UNDERFLOW;
+    }
+    *code = dt_round(x, f, rc, neg, mag, q, flags);
+    return 1;
+}
+
+/* 'scale_blocks': the exact sum of one block of np products without specials
+ * in 64 bits.  Returns 1 with *out set, or 0 for the general path (specials,
+ * a wide spread, a zero sum). */
+static int fast_block(const fside *A, const fside *B, int np, term *out)
+{
+    int32_t top = -FS_BIG * 2, qmin = FS_BIG;
+    uint8_t spec = 0;
+    for (int n = 0; n < np; n++) {
+        spec |= A[n].special | B[n].special;
+        const int32_t al = A[n].align + B[n].align, ls = A[n].lsb + B[n].lsb;
+        top = al > top ? al : top;
+        qmin = ls < qmin ? ls : qmin;
+    }
+    /* every nonzero product is below 2^(align + 4); zero ones have sig 0 */
+    if (spec || qmin > FS_BIG / 2 || top + 4 - qmin + bitlen64((uint64_t)np) + 1 > 62)
+        return 0;
+    int64_t tot = 0;
+    for (int n = 0; n < np; n++) {
+        const uint64_t sig = (uint64_t)A[n].sig * B[n].sig;
+        const int32_t sh = A[n].lsb + B[n].lsb - qmin; /* >= 0; zero products: sig 0 */
+        const uint64_t mag = sig << ((uint32_t)sh & 63u);
+        const uint64_t neg = (uint64_t)0 - (uint64_t)(A[n].sign ^ B[n].sign);
+        tot += (int64_t)((mag ^ neg) - neg);
+    }
+    if (tot == 0)
+        return 0;
+    const uint64_t mag = tot < 0 ? (uint64_t)0 - (uint64_t)tot : (uint64_t)tot;
+    out->kind = T_FIN;
+    out->sign = (int8_t)(tot < 0);
+    out->sig = mag;
+    out->lsb = qmin;
+    out->align = bitlen64(mag) - 1 + qmin;
+    out->has_align = 1;
+    return 1;
+}
+
+/* One instruction (products k0 .. k0 + ik - 1 of output (i, j), padded past K);
+ * returns the result's code in the register format. */
+static uint32_t instruction(const dctx *x, scratch *s, int64_t i, int64_t j, int64_t k0,
+                            const mx_fmt *cf, uint32_t c_code, uint8_t *flags)
+{
+    const int ik = (int)x->ik;
+    const side *a = x->as + i * x->k, *b = x->bs + j * x->k;
+    const term c = reg_term(x, cf, c_code, x->flush);
+    const mx_fmt *fmt = &x->out;
+    uint32_t code = 0;
+    term acc = c;
+    int have_acc = x->c.c_entry == MXEMU_ACC_C_INSIDE;
+    const term pad = {T_PAD, 0, 0, 0, 0, 0};
+    if (x->c.k_split == MXEMU_ACC_KSPLIT_SCALE_BLOCKS) {
+        int nb = 0;
+        if (x->fast_blocks && k0 + ik <= x->k) {
+            const fside *fa = x->fa + i * x->k + k0, *fb = x->fb + j * x->k + k0;
+            for (int i0 = 0; i0 < ik; i0 += (int)x->block) {
+                const int i1 = i0 + (int)x->block < ik ? i0 + (int)x->block : ik;
+                if (!fast_block(fa + i0, fb + i0, i1 - i0, &s->bsum[nb])) {
+                    for (int q = i0; q < i1; q++)
+                        s->prod[q - i0] = product(x, a + k0 + q, b + k0 + q, flags);
+                    block_sums(x, s, s->prod, i1 - i0, &s->bsum[nb], flags);
+                }
+                nb++;
+            }
+        } else {
+            for (int q = 0; q < ik; q++)
+                s->prod[q] = k0 + q < x->k ? product(x, a + k0 + q, b + k0 + q, flags) : pad;
+            nb = block_sums(x, s, s->prod, ik, s->bsum, flags);
+        }
+        if (have_acc) {
+            s->bsum[nb] = acc;
+            code = fused_step(x, s, s->bsum, nb + 1, &x->out, &x->out_rc, &x->unit, flags);
+            fmt = &x->out;
+        } else {
+            code = fused_step(x, s, s->bsum, nb, &x->step, &x->step_rc, &x->unit, flags);
+            acc = reg_term(x, &x->step, code, 0);
+            term pair[2] = {acc, c};
+            code = fused_step(x, s, pair, 2, &x->out, &x->out_rc, &x->exact, flags);
+        }
+    } else {
+        const int full = k0 + ik <= x->k;
+        const fside *fa = x->fa ? x->fa + i * x->k + k0 : NULL;
+        const fside *fb = x->fb ? x->fb + j * x->k + k0 : NULL;
+        const int inside = x->c.c_entry == MXEMU_ACC_C_INSIDE;
+        for (int st = 0; st < x->nsteps; st++) {
+            const int32_t *idx = x->perm + x->soff[st];
+            const int np = x->scnt[st];
+            const int last = st == x->nsteps - 1;
+            const mx_fmt *f = (inside && last) ? &x->out : &x->step;
+            const mx_round_cfg *rc = (inside && last) ? &x->out_rc : &x->step_rc;
+            const term *accp = (inside || have_acc) ? &acc : NULL;
+            if (!(x->fast_ok && full && fa &&
+                  fast_step(x, fa, fb, idx, np, accp, f, rc, flags, &code))) {
+                int nt = 0;
+                for (int n = 0; n < np; n++) {
+                    const int64_t kk = k0 + idx[n];
+                    s->stepbuf[nt++] = kk < x->k ? product(x, a + kk, b + kk, flags) : pad;
+                }
+                if (accp)
+                    s->stepbuf[nt++] = acc;
+                code = fused_step(x, s, s->stepbuf, nt, f, rc, &x->unit, flags);
+            }
+            acc = reg_term(x, f, code, 0);
+            have_acc = 1;
+            fmt = f;
+        }
+        if (!inside) {
+            term pair[2] = {acc, c};
+            code = fused_step(x, s, pair, 2, &x->out, &x->out_rc, &x->exact, flags);
+            fmt = &x->out;
+        }
+    }
+    /* to the register */
+    const int same_reg = fmt == &x->out ? x->same_out_reg : x->same_step_reg;
+    int sign;
+    int32_t exp;
+    uint64_t sig;
+    int cls = mx_unpack_code(fmt, code, &sign, &exp, &sig);
+    if (cls == MXEMU_CLASS_NAN) {
+        if (x->c.nan == MXEMU_ACC_NAN_ALL_ONES)
+            return (uint32_t)((1ull << (x->reg.bits - 1)) - 1u);
+        return mx_fmt_nan_code(&x->reg, 0);
+    }
+    if (same_reg)
+        return code;
+    if (cls == MXEMU_CLASS_INF)
+        return (sign ? x->reg.sign_mask : 0u) | x->reg.inf_mag;
+    if (cls == MXEMU_CLASS_ZERO)
+        return signed_zero(&x->reg, sign);
+    mx_round_cfg rne = {MXEMU_RNE, MXEMU_OVERFLOW_INF, 32, 0};
+    uint8_t dummy = 0;
+    return mx_round_pack(&x->reg, &rne, MX_VAL_FINITE, sign, sig, exp - fmt->man_bits, 1, 0,
+                         &dummy);
+}
+
+static void dot_one(const dctx *x, scratch *s, int64_t i, int64_t j)
+{
+    uint8_t flags = 0;
+    uint32_t code = x->c_codes ? x->c_codes[i * x->n + j] : 0u;
+    const mx_fmt *cf = &x->cf;
+    for (int64_t ins = 0; ins < x->n_instr; ins++) {
+        code = instruction(x, s, i, j, ins * x->ik, cf, code, &flags);
+        cf = &x->reg;
+    }
+    x->d[i * x->n + j] = code;
+    x->flags[i * x->n + j] = flags;
+}
+
+/* ------------------------------------------------------------------------
+ * Setup, validation, threads
+ * --------------------------------------------------------------------- */
+static int32_t mk_side(side *o, const mx_fmt *ef, uint32_t code, const mx_fmt *sf,
+                       const uint8_t *scode, int flush, int32_t floor)
+{
+    int sign;
+    int32_t exp;
+    uint64_t sig;
+    int cls = mx_unpack_code(ef, code, &sign, &exp, &sig);
+    o->nan = cls == MXEMU_CLASS_NAN;
+    o->inf = cls == MXEMU_CLASS_INF;
+    o->zero = cls == MXEMU_CLASS_ZERO || (flush && cls == MXEMU_CLASS_SUBNORMAL);
+    o->sign = (uint8_t)sign;
+    o->sig = o->zero ? 0 : sig;
+    o->lsb = exp - ef->man_bits;
+    o->align = o->zero ? floor : exp;
+    if (scode) {
+        int ss;
+        int32_t se;
+        uint64_t sg;
+        int sc = mx_unpack_code(sf, *scode, &ss, &se, &sg);
+        o->nan |= sc == MXEMU_CLASS_NAN;
+        o->inf |= sc == MXEMU_CLASS_INF;
+        int sz = sc == MXEMU_CLASS_ZERO;
+        o->zero |= sz;
+        o->sig *= sg;
+        o->lsb += se - sf->man_bits;
+        o->align += sz ? floor : se;
+    }
+    return MXEMU_OK;
+}
+
+static int fmt_top(const mx_fmt *f) { return f->is_int ? f->bits - 1 - f->man_bits : f->emax + 1; }
+static int fmt_lsb(const mx_fmt *f) { return f->is_int ? -f->man_bits : f->emin - f->man_bits; }
+
+typedef struct worker {
+    const dctx *x;
+    int64_t r0, r1;
+    int32_t status, started;
+    pthread_t th;
+} worker;
+
+static int32_t run_rows(const dctx *x, int64_t r0, int64_t r1)
+{
+    scratch s;
+    const size_t nt = (size_t)x->ik + 2;
+    s.prod = malloc(sizeof(term) * nt);
+    s.stepbuf = malloc(sizeof(term) * nt);
+    s.bsum = malloc(sizeof(term) * nt);
+    s.limbs = malloc(sizeof(uint64_t) * (size_t)x->limbs);
+    int32_t st = MXEMU_OK;
+    if (!s.prod || !s.stepbuf || !s.bsum || !s.limbs)
+        st = MXEMU_ERR_ALLOC;
+    else
+        for (int64_t i = r0; i < r1; i++)
+            for (int64_t j = 0; j < x->n; j++)
+                dot_one(x, &s, i, j);
+    free(s.prod);
+    free(s.stepbuf);
+    free(s.bsum);
+    free(s.limbs);
+    return st;
+}
+
+static void *worker_main(void *arg)
+{
+    worker *w = arg;
+    w->status = run_rows(w->x, w->r0, w->r1);
+    return NULL;
+}
+
+static int32_t rc_of(const mx_fmt *f, int32_t mode, int32_t ovf_policy, mx_round_cfg *rc)
+{
+    rc->mode = mode;
+    rc->overflow = ovf_policy == MXEMU_ACC_OVERFLOW_SATURATE ? MXEMU_OVERFLOW_SATURATE
+                                                             : MXEMU_OVERFLOW_INF;
+    rc->sr_bits = 32;
+    rc->int_min = 0;
+    return mx_round_cfg_check(f, rc);
+}
+
+/* An IEEE-style result format the model can round into. */
+static int32_t result_fmt(mx_fmt *f, const mxemu_format *d)
+{
+    int32_t st = mx_fmt_init(f, d);
+    if (st != MXEMU_OK)
+        return st;
+    if (f->is_int || !f->is_signed || !f->subnormals || f->specials != MXEMU_SPECIALS_IEEE)
+        return MXEMU_ERR_FORMAT;
+    if (f->man_bits > 29)
+        return MXEMU_ERR_UNSUPPORTED;
+    return MXEMU_OK;
+}
+
+static int same_desc(const mxemu_format *a, const mxemu_format *b)
+{
+    return a->kind == b->kind && a->exp_bits == b->exp_bits && a->man_bits == b->man_bits &&
+           a->bias == b->bias && a->is_signed == b->is_signed && a->specials == b->specials &&
+           a->subnormals == b->subnormals;
+}
+
+static int64_t env_threads(void)
+{
+    const char *e = getenv("MXEMU_THREADS");
+    if (e && *e) {
+        char *end;
+        long v = strtol(e, &end, 10);
+        if (*end == '\0' && v > 0 && v <= 4096)
+            return v;
+    }
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? n : 1;
+}
+
+#define IN(v, lo, hi) ((v) >= (lo) && (v) <= (hi))
+
+int32_t mxemu_gemm(const mxemu_accum_config *cfg, int64_t m, int64_t n, int64_t k,
+                   const mxemu_format *a_fmt, const uint32_t *a_codes,
+                   const mxemu_format *b_fmt, const uint32_t *b_codes,
+                   const mxemu_format *scale_fmt, const uint8_t *a_scales, int32_t a_block,
+                   const uint8_t *b_scales, int32_t b_block, const mxemu_format *c_fmt,
+                   const uint32_t *c_codes, int32_t threads, uint32_t *d_codes, uint8_t *flags)
+{
+    if (!cfg || !a_fmt || !b_fmt || !c_fmt || !d_codes || !flags)
+        return MXEMU_ERR_NULL;
+    if (cfg->struct_size != (uint32_t)sizeof(mxemu_accum_config) ||
+        cfg->version != MXEMU_ACCUM_CONFIG_VERSION)
+        return MXEMU_ERR_VERSION;
+    if (m < 0 || n < 0 || k < 0 || m > (1ll << 40) || n > (1ll << 40) || k > (1ll << 30))
+        return MXEMU_ERR_LENGTH;
+    if ((m * k > 0 && !a_codes) || (n * k > 0 && !b_codes))
+        return MXEMU_ERR_NULL;
+    dctx x;
+    memset(&x, 0, sizeof x);
+    x.c = *cfg;
+    const mxemu_accum_config *c = cfg;
+    /* 1. the enums and ints of the config */
+    if (!IN(c->instruction_k, 0, 1 << 24) || !IN(c->terms_per_step, 0, 1 << 24) ||
+        !IN(c->k_split, 0, 2) || !IN(c->interleave, 1, 1 << 24) ||
+        !IN(c->block_terms, 0, 1 << 24) || !IN(c->has_product_format, 0, 1) ||
+        !IN(c->product_rounding, MXEMU_RNE, MXEMU_SR) || !IN(c->product_exponent, 0, 1) ||
+        !IN(c->alignment, 0, 2) || !IN(c->anchor_exp, -(1 << 20), 1 << 20) ||
+        !IN(c->has_align_floor, 0, 1) || !IN(c->align_floor, -(1 << 20), 1 << 20) ||
+        !IN(c->frac_bits, -1, 1 << 16) || !IN(c->carry_bits, -1, 1 << 16) ||
+        !IN(c->dropped, 0, 3) || !IN(c->c_entry, 0, 1) ||
+        !IN(c->rounding, MXEMU_RNE, MXEMU_SR) || !IN(c->has_step_format, 0, 1) ||
+        !IN(c->step_rounding, -1, MXEMU_SR) || !IN(c->sr_bits, 1, 32) ||
+        !IN(c->input_subnormals, 0, 1) || !IN(c->output_subnormals, 0, 1) ||
+        !IN(c->nan, 0, 1) || !IN(c->overflow, 0, 2) || !IN(c->zero_sign, 0, 1))
+        return MXEMU_ERR_ARG;
+    if (c->instruction_k && c->terms_per_step && c->instruction_k % c->terms_per_step)
+        return MXEMU_ERR_ARG;
+    if (c->k_split == MXEMU_ACC_KSPLIT_INTERLEAVED && !c->instruction_k)
+        return MXEMU_ERR_ARG;
+    if (c->carry_bits >= 0 && c->frac_bits < 0)
+        return MXEMU_ERR_ARG;
+    if (c->c_entry == MXEMU_ACC_C_AFTER && c->alignment == MXEMU_ACC_ALIGN_PRODUCTS_THEN_C)
+        return MXEMU_ERR_ARG;
+    /* 2. the formats */
+    mx_fmt af, bf, sf;
+    int32_t st;
+    if ((st = mx_fmt_init(&af, a_fmt)) != MXEMU_OK || (st = mx_fmt_init(&bf, b_fmt)) != MXEMU_OK)
+        return st;
+    const int scaled = a_scales != NULL || b_scales != NULL;
+    if (scaled) {
+        if (!scale_fmt)
+            return MXEMU_ERR_NULL;
+        if ((st = mx_fmt_init(&sf, scale_fmt)) != MXEMU_OK)
+            return st;
+        if (sf.bits > 8)
+            return MXEMU_ERR_FORMAT;
+    }
+    if ((a_scales && (a_block < 1 || k % a_block)) || (b_scales && (b_block < 1 || k % b_block)))
+        return MXEMU_ERR_LENGTH;
+    if ((st = result_fmt(&x.out, &c->output_format)) != MXEMU_OK ||
+        (st = result_fmt(&x.reg, &c->register_format)) != MXEMU_OK ||
+        (st = mx_fmt_init(&x.cf, c_fmt)) != MXEMU_OK)
+        return st;
+    if (c->has_step_format) {
+        if ((st = result_fmt(&x.step, &c->step_format)) != MXEMU_OK)
+            return st;
+    } else {
+        x.step = x.out;
+    }
+    if (c->has_product_format && (st = result_fmt(&x.pf, &c->product_format)) != MXEMU_OK)
+        return st;
+    if (x.cf.is_int || x.cf.bits > 32)
+        return MXEMU_ERR_FORMAT;
+    const int32_t step_mode = c->step_rounding >= 0 ? c->step_rounding : c->rounding;
+    if ((st = rc_of(&x.out, c->rounding, c->overflow, &x.out_rc)) != MXEMU_OK ||
+        (st = rc_of(&x.step, step_mode, c->overflow, &x.step_rc)) != MXEMU_OK ||
+        (c->has_product_format &&
+         (st = rc_of(&x.pf, c->product_rounding, c->overflow, &x.prod_rc)) != MXEMU_OK))
+        return st;
+    x.same_out_reg = same_desc(&c->output_format, &c->register_format);
+    x.same_step_reg = same_desc(c->has_step_format ? &c->step_format : &c->output_format,
+                                &c->register_format);
+    /* 3. what this kernel does not model */
+    if (c->rounding == MXEMU_SR || step_mode == MXEMU_SR ||
+        (c->has_product_format && c->product_rounding == MXEMU_SR))
+        return MXEMU_ERR_UNSUPPORTED;
+    if (c->alignment == MXEMU_ACC_ALIGN_PRODUCTS_THEN_C)
+        return MXEMU_ERR_UNSUPPORTED;
+    if (c->k_split == MXEMU_ACC_KSPLIT_SCALE_BLOCKS &&
+        (c->frac_bits < 0 || c->frac_bits > 60 || c->alignment != MXEMU_ACC_ALIGN_MAX))
+        return MXEMU_ERR_UNSUPPORTED;
+    if (c->carry_bits >= 0 && c->frac_bits + 1 + c->carry_bits + 1 > 126)
+        return MXEMU_ERR_UNSUPPORTED;
+    /* 4. block length, instruction length */
+    x.block = c->block_terms ? c->block_terms : (a_scales ? a_block : (b_scales ? b_block : 0));
+    if (c->k_split == MXEMU_ACC_KSPLIT_SCALE_BLOCKS) {
+        if (x.block < 1)
+            return MXEMU_ERR_ARG;
+        if (!c->block_terms && a_scales && b_scales && a_block != b_block)
+            return MXEMU_ERR_ARG;
+    }
+    x.ik = c->instruction_k ? c->instruction_k : (k > 0 ? k : 1);
+    x.n_instr = k > 0 ? (k + x.ik - 1) / x.ik : 1;
+    x.has_floor = c->has_align_floor;
+    x.floor = c->has_align_floor ? c->align_floor : 0;
+    x.flush = c->input_subnormals == MXEMU_ACC_SUBNORMALS_FLUSH;
+    x.unit.bounded = c->frac_bits >= 0;
+    x.unit.F = c->frac_bits;
+    x.unit.has_carry = c->carry_bits >= 0;
+    x.unit.carry = c->carry_bits;
+    x.unit.alignment = c->alignment;
+    x.unit.anchor = c->anchor_exp;
+    x.unit.dropped = c->dropped;
+    x.exact.alignment = MXEMU_ACC_ALIGN_MAX;
+    x.exact.dropped = MXEMU_ACC_DROPPED_TRUNCATE;
+    /* 5. accumulator capacity from the exponent ranges (generous bounds) */
+    {
+        const mx_fmt *rf[5] = {&x.out, &x.reg, &x.cf, &x.step,
+                               c->has_product_format ? &x.pf : &x.out};
+        int64_t lowest = 0, highest = 0, lsb = 0;
+        const mx_fmt *ops[3] = {&af, &bf, scaled ? &sf : &af};
+        for (int i = 0; i < 3; i++) {
+            if (ops[i]->emin < lowest) lowest = ops[i]->emin;
+            if (fmt_top(ops[i]) > highest) highest = fmt_top(ops[i]);
+            lsb += (i == 2 ? 2 : 1) * (int64_t)fmt_lsb(ops[i]);
+        }
+        for (int i = 0; i < 5; i++) {
+            if (rf[i]->emin < lowest) lowest = rf[i]->emin;
+            if (fmt_top(rf[i]) > highest) highest = fmt_top(rf[i]);
+            if (fmt_lsb(rf[i]) < lsb) lsb = fmt_lsb(rf[i]);
+        }
+        if (x.has_floor) {
+            if (x.floor < lowest) lowest = x.floor;
+            if (x.floor > highest) highest = x.floor;
+        }
+        if (c->alignment == MXEMU_ACC_ALIGN_ANCHOR) {
+            if (c->anchor_exp < lowest) lowest = c->anchor_exp;
+            if (c->anchor_exp + 1 > highest) highest = c->anchor_exp + 1;
+        }
+        if (4 * lowest < lsb) lsb = 4 * lowest;
+        if (x.unit.bounded) lsb -= c->frac_bits;
+        const int64_t width = 4 * highest + 8 - lsb + 104;
+        if (width > 5120)
+            return MXEMU_ERR_UNSUPPORTED;
+        x.limbs = (int32_t)(width / 64 + 4);
+    }
+    /* 6. codes in range (before anything is written) */
+    for (int64_t i = 0; i < m * k; i++)
+        if (a_codes[i] > af.code_mask)
+            return MXEMU_ERR_CODE_RANGE;
+    for (int64_t i = 0; i < n * k; i++)
+        if (b_codes[i] > bf.code_mask)
+            return MXEMU_ERR_CODE_RANGE;
+    if (c_codes)
+        for (int64_t i = 0; i < m * n; i++)
+            if (c_codes[i] > x.cf.code_mask)
+                return MXEMU_ERR_CODE_RANGE;
+    if (a_scales)
+        for (int64_t i = 0; i < m * (k / a_block); i++)
+            if (a_scales[i] > sf.code_mask)
+                return MXEMU_ERR_CODE_RANGE;
+    if (b_scales)
+        for (int64_t i = 0; i < n * (k / b_block); i++)
+            if (b_scales[i] > sf.code_mask)
+                return MXEMU_ERR_CODE_RANGE;
+    if (m == 0 || n == 0)
+        return MXEMU_OK;
+    /* 7. operands decoded once, scales folded in */
+    side *as = malloc(sizeof(side) * (size_t)(m * k + 1));
+    side *bs = malloc(sizeof(side) * (size_t)(n * k + 1));
+    if (!as || !bs) {
+        free(as);
+        free(bs);
+        return MXEMU_ERR_ALLOC;
+    }
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t q = 0; q < k; q++)
+            mk_side(&as[i * k + q], &af, a_codes[i * k + q], &sf,
+                    a_scales ? &a_scales[i * (k / a_block) + q / a_block] : NULL, x.flush,
+                    x.floor);
+    for (int64_t j = 0; j < n; j++)
+        for (int64_t q = 0; q < k; q++)
+            mk_side(&bs[j * k + q], &bf, b_codes[j * k + q], &sf,
+                    b_scales ? &b_scales[j * (k / b_block) + q / b_block] : NULL, x.flush,
+                    x.floor);
+    x.as = as;
+    x.bs = bs;
+    /* the step layout: step st takes products perm[soff[st] .. soff[st] + scnt[st]) */
+    const int ik = (int)x.ik;
+    int32_t *lay = malloc(sizeof(int32_t) * (size_t)(3 * ik + 3));
+    fside *fa = NULL, *fb = NULL;
+    x.fast_ok = !c->has_product_format && c->product_exponent == MXEMU_ACC_PEXP_OPERANDS &&
+                c->alignment == MXEMU_ACC_ALIGN_MAX && c->dropped == MXEMU_ACC_DROPPED_TRUNCATE &&
+                c->carry_bits < 0 && c->k_split != MXEMU_ACC_KSPLIT_SCALE_BLOCKS;
+    x.fast_blocks = c->k_split == MXEMU_ACC_KSPLIT_SCALE_BLOCKS && !c->has_product_format;
+    if (x.fast_ok || x.fast_blocks) {
+        fa = malloc(sizeof(fside) * (size_t)(m * k + 1));
+        fb = malloc(sizeof(fside) * (size_t)(n * k + 1));
+    }
+    if (!lay || ((x.fast_ok || x.fast_blocks) && (!fa || !fb))) {
+        free(lay);
+        free(fa);
+        free(fb);
+        free(as);
+        free(bs);
+        return MXEMU_ERR_ALLOC;
+    }
+    x.perm = lay;
+    x.soff = lay + ik;
+    x.scnt = lay + 2 * ik + 1;
+    {
+        const int t = c->terms_per_step > 0 && c->terms_per_step < ik ? c->terms_per_step : ik;
+        if (c->k_split == MXEMU_ACC_KSPLIT_INTERLEAVED) {
+            const int ns = ik / t, g = c->interleave;
+            int pos = 0;
+            for (int st2 = 0; st2 < ns; st2++) {
+                x.soff[st2] = pos;
+                for (int q = 0; q < ik; q++)
+                    if ((q / g) % ns == st2)
+                        x.perm[pos++] = q;
+                x.scnt[st2] = pos - x.soff[st2];
+            }
+            x.nsteps = ns;
+        } else {
+            int ns = 0;
+            for (int q0 = 0; q0 < ik; q0 += t) {
+                x.soff[ns] = q0;
+                x.scnt[ns] = q0 + t < ik ? t : ik - q0;
+                ns++;
+            }
+            for (int q = 0; q < ik; q++)
+                x.perm[q] = q;
+            x.nsteps = ns;
+        }
+    }
+    if (x.fast_ok || x.fast_blocks) {
+        for (int64_t u = 0; u < m * k + n * k; u++) {
+            const side *sd = u < m * k ? &as[u] : &bs[u - m * k];
+            fside *fd = u < m * k ? &fa[u] : &fb[u - m * k];
+            fd->sig = (uint32_t)sd->sig;
+            fd->sign = sd->sign;
+            fd->special = (uint8_t)(sd->nan | sd->inf);
+            fd->lsb = sd->zero ? FS_BIG : sd->lsb;
+            fd->align = sd->zero && !x.has_floor ? -FS_BIG : sd->align;
+        }
+        x.fa = fa;
+        x.fb = fb;
+    }
+    x.m = m;
+    x.n = n;
+    x.k = k;
+    x.c_codes = c_codes;
+    x.d = d_codes;
+    x.flags = flags;
+    /* 8. rows split across threads */
+    int64_t nth = threads > 0 ? threads : env_threads();
+    if (nth > m)
+        nth = m;
+    if (nth < 1)
+        nth = 1;
+    st = MXEMU_OK;
+    if (nth == 1) {
+        st = run_rows(&x, 0, m);
+    } else {
+        worker *w = calloc((size_t)nth, sizeof(worker));
+        if (!w) {
+            st = MXEMU_ERR_ALLOC;
+        } else {
+            for (int64_t t = 0; t < nth; t++) {
+                w[t].x = &x;
+                w[t].r0 = m * t / nth;
+                w[t].r1 = m * (t + 1) / nth;
+                w[t].started = pthread_create(&w[t].th, NULL, worker_main, &w[t]) == 0;
+                if (!w[t].started) /* no thread: run its rows here */
+                    w[t].status = run_rows(&x, w[t].r0, w[t].r1);
+            }
+            for (int64_t t = 0; t < nth; t++) {
+                if (w[t].started)
+                    pthread_join(w[t].th, NULL);
+                if (w[t].status != MXEMU_OK && st == MXEMU_OK)
+                    st = w[t].status;
+            }
+            free(w);
+        }
+    }
+    free(as);
+    free(bs);
+    free(fa);
+    free(fb);
+    free(lay);
+    return st;
+}
+
+int32_t mxemu_dot(const mxemu_accum_config *cfg, int64_t k, const mxemu_format *a_fmt,
+                  const uint32_t *a_codes, const mxemu_format *b_fmt, const uint32_t *b_codes,
+                  const mxemu_format *scale_fmt, const uint8_t *a_scales, int32_t a_block,
+                  const uint8_t *b_scales, int32_t b_block, const mxemu_format *c_fmt,
+                  uint32_t c_code, uint32_t *d_code, uint8_t *flags)
+{
+    return mxemu_gemm(cfg, 1, 1, k, a_fmt, a_codes, b_fmt, b_codes, scale_fmt, a_scales,
+                      a_block, b_scales, b_block, c_fmt, &c_code, 1, d_code, flags);
+}

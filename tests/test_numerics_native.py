@@ -1,0 +1,380 @@
+"""The C kernel of the accumulation model (`emulator.numerics.native.gemm_native`) against the
+reference, bit for bit (result bits AND flags).
+
+Checked here, reusing the operand and config strategies of tests/test_numerics_fast.py:
+- every preset on its natural inputs and on others, with specials (NaN/Inf codes, NaN scales
+  0xFF, zeros of both signs, subnormals, huge spreads, cancellation), small shapes;
+- the hand-made knob configs and random configs (those the C kernel does not model must fall
+  back to gemm_fast with a NativeFallbackWarning and still match);
+- wide exact sums (FP32 inputs, F unbounded, scales far apart);
+- the real-hardware data (golden/hardware) through the native path;
+- thread-count invariance (threads= and MXEMU_THREADS);
+- bad arguments raise ValueError naming the argument.
+"""
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import test_numerics_fast as TF
+from emulator.formats import BF16, E4M3, E8M0, FP16, FP32, Format
+from emulator.numerics import AccumConfig, get_preset, gemm, preset_names
+from emulator.numerics import hwdata as H
+from emulator.numerics import native as NV
+from emulator.numerics.native import NativeFallbackWarning, gemm_native
+
+pytestmark = pytest.mark.skipif(not NV.available(), reason="emulator._native has no _gemm")
+
+
+def nsettings(n):
+    return settings(max_examples=n, deadline=None, print_blob=True, **TF.DERANDOMIZE)
+
+
+def check_native(A, B, C, cfg, c_fmt=None, rand_bits=None, threads=None):
+    """gemm_native == reference gemm, bits and flags (or the same ValueError). Returns the
+    path gemm_native took ('native' or 'fast')."""
+    try:
+        want = gemm(A, B, C, cfg, c_fmt=c_fmt, rand_bits=rand_bits)
+    except ValueError as exc:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NativeFallbackWarning)
+            with pytest.raises(ValueError) as info:
+                gemm_native(A, B, C, cfg, c_fmt=c_fmt, rand_bits=rand_bits, threads=threads)
+        assert str(info.value) == str(exc)
+        return None
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always", NativeFallbackWarning)
+        got = gemm_native(A, B, C, cfg, c_fmt=c_fmt, rand_bits=rand_bits, threads=threads)
+    path = NV.last_backend()
+    if NV.native_supported(cfg):
+        assert path == "native"
+    else:
+        assert path == "fast" and any(issubclass(w.category, NativeFallbackWarning)
+                                      for w in rec)
+    assert got[0].dtype == want[0].dtype and got[0].shape == want[0].shape
+    if not (np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])):
+        bad = np.argwhere((got[0] != want[0]) | (got[1] != want[1]))[0]
+        i, j = int(bad[0]), int(bad[1])
+        raise AssertionError(
+            f"gemm_native ({path}) differs from the reference at ({i}, {j}): reference "
+            f"{int(want[0][i, j]):#x} flags {int(want[1][i, j]):#x}, native "
+            f"{int(got[0][i, j]):#x} flags {int(got[1][i, j]):#x}\nconfig: {cfg.describe()}\n"
+            f"A: {TF._describe(A)}\nB: {TF._describe(B)}\nC "
+            f"({(c_fmt or cfg.register).name}): {None if C is None else np.asarray(C).tolist()}")
+    return path
+
+
+# ---------------------------------------------------------------------------------------
+# Presets, knobs, random configs
+# ---------------------------------------------------------------------------------------
+def test_every_preset_is_native():
+    for name in preset_names():
+        assert NV.native_supported(get_preset(name).config), name
+
+
+@pytest.mark.parametrize("name", preset_names())
+@given(data=st.data())
+@nsettings(12)
+def test_every_preset_matches_reference(name, data):
+    check_native(*data.draw(TF.preset_case(name)))
+
+
+@pytest.mark.parametrize("name", list(TF.KNOB_CONFIGS))
+@given(data=st.data())
+@nsettings(5)
+def test_every_knob_matches_reference(name, data):
+    check_native(*data.draw(TF.knob_case(TF.KNOB_CONFIGS[name])))
+
+
+@given(data=st.data())
+@nsettings(120)
+def test_random_configs_match_reference(data):
+    cfg = data.draw(TF.random_config())
+    m, n = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
+    k = data.draw(st.sampled_from([1, 2, 3, 4, 8, 16, 17, 32, 33, 64]))
+    if data.draw(st.booleans()):
+        block = data.draw(st.sampled_from([1, 2, 4, 8, 16, 32]))
+        A, B = data.draw(TF.mx_pair(m, n, k, block=block))
+    else:
+        if cfg.k_split == "scale_blocks" and cfg.block_terms is None:
+            cfg = cfg.replace(block_terms=4)
+        A, B = data.draw(TF.plain_pair(m, n, k))
+    C, c_fmt, rb = data.draw(TF.extras(cfg, m, n))
+    check_native(A, B, C, cfg, c_fmt, rb)
+
+
+@pytest.mark.parametrize("name", ["b200-mxf8f6f4", "h100-fp8-wgmma", "exact", "a100-fp16",
+                                  "b200-mxf4nvf4", "mxdotp"])
+def test_quantized_gaussian_huge_spread(name):
+    import emulator
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((5, 96)) * np.exp2(rng.integers(-60, 60, (5, 1)))
+    y = rng.standard_normal((96, 4)) * np.exp2(rng.integers(-60, 60, (1, 4)))
+    x[4] = -x[3]
+    elem = "e2m1" if "mxf4" in name else "e4m3"
+    A = emulator.quantize(x.astype(np.float32), elem, axis=1)
+    B = emulator.quantize(y.astype(np.float32), elem, axis=0)
+    assert check_native(A, B, None, get_preset(name).config) == "native"
+
+
+@pytest.mark.parametrize("cfg", [AccumConfig(align_floor=None),
+                                 AccumConfig(instruction_k=1, terms_per_step=1),
+                                 AccumConfig(alignment="anchor", anchor_exp=100, frac_bits=300),
+                                 AccumConfig(frac_bits=200, dropped="nearest")],
+                         ids=["exact", "fma", "anchor-wide", "F200"])
+def test_wide_sums(cfg):
+    """FP32 inputs over the whole exponent range (subnormals, near-overflow) with scales far
+    apart: exact sums of ~1000 bits go through the multi-limb accumulator."""
+    rng = np.random.default_rng(11)
+    m, n, k = 3, 4, 40
+    a = rng.integers(0, 1 << 32, (m, k), dtype=np.uint64).astype(np.uint32)
+    b = rng.integers(0, 1 << 32, (k, n), dtype=np.uint64).astype(np.uint32)
+    a[:, ::3] &= 0x807FFFFF  # subnormals
+    b[1::4, :] = (b[1::4, :] & 0x80FFFFFF) | 0x7E000000  # huge
+    a[0, :] = 0x3F800000
+    b[:, 0] = 0x3F800000
+    a[2, 5] = 0xFF800000  # -Inf
+    check_native((a, FP32), (b, FP32), None, cfg)
+    mask = (a & 0x7F800000) == 0x7F800000
+    a[mask] = 0x3F800000
+    mask = (b & 0x7F800000) == 0x7F800000
+    b[mask] = 0x00000001
+    check_native((a, FP32), (b, FP32), rng.integers(0, 1 << 32, (m, n)).astype(np.uint32),
+                 cfg)
+
+
+# ---------------------------------------------------------------------------------------
+# Real hardware (golden/hardware): every shipped set, the first 200 cases, as diagonals of
+# 50 x 50 GEMMs
+# ---------------------------------------------------------------------------------------
+SHIPPED_SETS = H.list_sets(H.shipped_root())
+
+
+@pytest.mark.parametrize("key", SHIPPED_SETS, ids=[f"{g}-{f}-{o}" for g, f, o in SHIPPED_SETS])
+def test_hwdata_native(key):
+    s = H.load_set(H.shipped_root(), *key, limit=200)
+    cfg = get_preset(s.preset).config
+    fmt = H.INPUT_FORMATS[s.fmt]
+    a, b, c = np.array(s.a), np.array(s.b), np.array(s.c)
+    got = []
+    for i0 in range(0, len(a), 50):
+        ai, bi, ci = a[i0:i0 + 50], b[i0:i0 + 50], c[i0:i0 + 50]
+        C = np.zeros((len(ai), len(ai)), np.int64)
+        C[np.diag_indices(len(ai))] = ci
+        d, _ = gemm_native((ai, fmt), (bi.T.copy(), fmt), C, cfg, threads=2)
+        assert NV.last_backend() == "native"
+        got += TF._widen(np.diag(d), cfg)
+    bad = [i for i, (g, w) in enumerate(zip(got, s.d)) if g != w]
+    assert not bad, (f"{s.label} {s.preset}: {len(bad)} of {len(s.d)} differ; first: case "
+                     f"{bad[0]} hardware {s.d[bad[0]]:#010x} native {got[bad[0]]:#010x}")
+
+
+# ---------------------------------------------------------------------------------------
+# Threads
+# ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["b200-mxf8f6f4", "exact", "h100-fp8-fp16", "b200-mxf4nvf4"])
+def test_thread_count_invariance(name, monkeypatch):
+    import emulator
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((37, 128)).astype(np.float32)
+    y = rng.standard_normal((128, 23)).astype(np.float32)
+    elem = "e2m1" if "mxf4" in name else "e4m3"
+    if name == "h100-fp8-fp16":
+        A = (E4M3.encode(x).codes, E4M3)
+        B = (E4M3.encode(y).codes, E4M3)
+        C = FP16.encode(rng.standard_normal((37, 23))).codes
+    else:
+        A = emulator.quantize(x, elem, axis=1)
+        B = emulator.quantize(y, elem, axis=0)
+        C = FP32.encode(rng.standard_normal((37, 23))).codes
+    cfg = get_preset(name).config
+    d1, f1 = gemm_native(A, B, C, cfg, threads=1)
+    for t in (2, 3, 7, 64):
+        d, f = gemm_native(A, B, C, cfg, threads=t)
+        assert np.array_equal(d, d1) and np.array_equal(f, f1), t
+    for env in ("1", "2", "5"):
+        monkeypatch.setenv("MXEMU_THREADS", env)
+        d, f = gemm_native(A, B, C, cfg)
+        assert np.array_equal(d, d1) and np.array_equal(f, f1), env
+    want = gemm(A, B, C, cfg)
+    assert np.array_equal(want[0], d1) and np.array_equal(want[1], f1)
+
+
+# ---------------------------------------------------------------------------------------
+# Errors and fallbacks
+# ---------------------------------------------------------------------------------------
+def _small():
+    a = np.array([[0x38, 0x40]], np.uint8)
+    b = np.array([[0x38], [0x38]], np.uint8)
+    return (a, E4M3), (b, E4M3), get_preset("exact").config
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, "2", True, 10 ** 6])
+def test_bad_threads(bad):
+    A, B, cfg = _small()
+    with pytest.raises(ValueError, match="threads"):
+        gemm_native(A, B, None, cfg, threads=bad)
+
+
+def test_bad_arguments_name_the_argument():
+    A, B, cfg = _small()
+    with pytest.raises(ValueError, match="C has shape"):
+        gemm_native(A, B, np.zeros((2, 2), np.uint32), cfg)
+    with pytest.raises(ValueError, match="K=2 but B has K=3"):
+        gemm_native(A, (np.zeros((3, 1), np.uint8), E4M3), None, cfg)
+    with pytest.raises(ValueError, match="A: 300"):
+        gemm_native((np.array([[300, 1]]), E4M3), B, None, cfg)
+    with pytest.raises(ValueError, match="C: "):
+        gemm_native(A, B, np.array([[1 << 40]]), cfg)
+    with pytest.raises(ValueError, match="config"):
+        gemm_native(A, B, None, "exact")
+    # The binding itself names its arguments.
+    d = NV.config_to_native(cfg)
+    ok = dict(a_fmt=E4M3.params, a_codes=np.zeros((1, 2), np.uint32), b_fmt=E4M3.params,
+              b_codes=np.zeros((1, 2), np.uint32), scale_fmt=None, a_scales=None, a_block=0,
+              b_scales=None, b_block=0, c_fmt=FP32.params, c_codes=None, threads=1)
+    NV._native._gemm(d, **ok)
+    for key, val, pat in [("a_codes", np.zeros((1, 2), np.int64), "a_codes"),
+                          ("b_codes", np.zeros((1, 3), np.uint32), "b_codes"),
+                          ("a_codes", np.zeros(2, np.uint32), "a_codes"),
+                          ("c_codes", np.zeros((2, 2), np.uint32), "c_codes"),
+                          ("a_fmt", (1, 2), "a_fmt"),
+                          ("threads", -1, "threads"),
+                          ("a_scales", np.zeros((1, 1), np.uint8), "a_block")]:
+        with pytest.raises(ValueError, match=pat):
+            NV._native._gemm(d, **{**ok, key: val})
+    with pytest.raises(ValueError, match="config"):
+        NV._native._gemm({**d, "nan": "x"}, **ok)
+    with pytest.raises(ValueError, match="out of range"):
+        NV._native._gemm(d, **{**ok, "a_codes": np.full((1, 2), 256, np.uint32)})
+
+
+def test_unsupported_config_falls_back_with_a_warning():
+    A, B, _ = _small()
+    cfg = AccumConfig(rounding="sr")
+    assert not NV.native_supported(cfg)
+    with pytest.warns(NativeFallbackWarning, match="stochastic"):
+        d, f = gemm_native(A, B, None, cfg, rand_bits=np.array([[7]]))
+    assert NV.last_backend() == "fast"
+    want = gemm(A, B, None, cfg, rand_bits=np.array([[7]]))
+    assert np.array_equal(d, want[0]) and np.array_equal(f, want[1])
+    # The C ABI reports MXEMU_ERR_UNSUPPORTED (TypeError 'unsupported: ...' in the binding).
+    d = NV.config_to_native(AccumConfig(alignment="products_then_c"))
+    with pytest.raises(TypeError, match="unsupported"):
+        NV._native._gemm(d, E4M3.params, np.zeros((1, 2), np.uint32), E4M3.params,
+                         np.zeros((1, 2), np.uint32), None, None, 0, None, 0, FP32.params,
+                         None, 1)
+
+
+def test_empty_and_k0():
+    cfg = get_preset("h100-fp16").config
+    for m, k, n in [(0, 3, 2), (2, 0, 3), (1, 0, 1)]:
+        A = (np.zeros((m, k), np.uint16), FP16)
+        B = (np.zeros((k, n), np.uint16), FP16)
+        C = np.full((m, n), 0x3F800000, np.uint32)
+        check_native(A, B, C, cfg)
+
+
+def test_register_and_scale_formats():
+    """FP16 registers, C in another format, BF16/E8M0 inputs: dtypes and bits as the
+    reference."""
+    rng = np.random.default_rng(2)
+    a = rng.integers(0, 1 << 16, (3, 8)).astype(np.uint16)
+    b = rng.integers(0, 1 << 16, (8, 2)).astype(np.uint16)
+    for cfg in (get_preset("h100-fp16-fp16").config, get_preset("ada-fp8").config):
+        for c_fmt in (None, BF16, FP16, FP32):
+            cf = c_fmt or cfg.register
+            C = rng.integers(0, cf.num_codes, (3, 2))
+            check_native((a, BF16), (b, BF16), C, cfg, c_fmt=c_fmt)
+    assert E8M0.bits == 8 and Format.custom(8, 13).man_bits == 13
+
+
+# ---------------------------------------------------------------------------------------
+# The C ABI (mxemu_dot / mxemu_gemm) with cffi in ABI mode, as a testbench drives it
+# ---------------------------------------------------------------------------------------
+CDEF = """
+typedef struct mxemu_format { int32_t kind, exp_bits, man_bits, bias, is_signed, specials,
+                              subnormals; } mxemu_format;
+typedef struct mxemu_accum_config {
+    uint32_t struct_size; uint32_t version;
+    int32_t instruction_k, terms_per_step, k_split, interleave, block_terms,
+            has_product_format;
+    mxemu_format product_format;
+    int32_t product_rounding, product_exponent, alignment, anchor_exp, has_align_floor,
+            align_floor, frac_bits, carry_bits, dropped, c_entry;
+    mxemu_format output_format; mxemu_format register_format;
+    int32_t rounding, has_step_format;
+    mxemu_format step_format;
+    int32_t step_rounding, sr_bits, input_subnormals, output_subnormals, nan, overflow,
+            zero_sign;
+} mxemu_accum_config;
+int32_t mxemu_dot(const mxemu_accum_config *cfg, int64_t k, const mxemu_format *a_fmt,
+                  const uint32_t *a_codes, const mxemu_format *b_fmt, const uint32_t *b_codes,
+                  const mxemu_format *scale_fmt, const uint8_t *a_scales, int32_t a_block,
+                  const uint8_t *b_scales, int32_t b_block, const mxemu_format *c_fmt,
+                  uint32_t c_code, uint32_t *d_code, uint8_t *flags);
+"""
+
+
+def _c_config(ffi, cfg):
+    d = NV.config_to_native(cfg)
+    c = ffi.new("mxemu_accum_config *")
+    c.struct_size = ffi.sizeof("mxemu_accum_config")
+    c.version = NV._native.ACCUM_CONFIG_VERSION
+    for key, val in d.items():
+        if isinstance(val, tuple):
+            setattr(c, key, list(val))
+        elif val is not None:
+            setattr(c, key, val)
+    return c
+
+
+def test_c_abi_dot_matches_reference():
+    cffi = pytest.importorskip("cffi")
+    import emulator
+    from emulator.numerics import dot
+    try:
+        path = emulator.native_library_path()
+    except FileNotFoundError as exc:
+        pytest.skip(f"libmxemu is not built: {exc}")
+    ffi = cffi.FFI()
+    ffi.cdef(CDEF)
+    lib = ffi.dlopen(path)
+    rng = np.random.default_rng(4)
+    e4 = ffi.new("mxemu_format *", list(E4M3.params))
+    e8 = ffi.new("mxemu_format *", list(E8M0.params))
+    fp32 = ffi.new("mxemu_format *", list(FP32.params))
+    out, fl = ffi.new("uint32_t *"), ffi.new("uint8_t *")
+    for name in ("b200-mxf8f6f4", "exact", "h100-fp8-wgmma", "b200-fp8", "mxdotp"):
+        cfg = get_preset(name).config
+        c = _c_config(ffi, cfg)
+        for _ in range(20):
+            a = TF.gen_codes(E4M3, (64,), int(rng.integers(1 << 31)), 0.05, 0.5)
+            b = TF.gen_codes(E4M3, (64,), int(rng.integers(1 << 31)), 0.05, 0.5)
+            sa = TF.gen_scales(E8M0, (2,), int(rng.integers(1 << 31)), 0.05)
+            sb = TF.gen_scales(E8M0, (2,), int(rng.integers(1 << 31)), 0.05)
+            cbits = int(rng.integers(0, 1 << 32))
+            want = dot(a.tolist(), b.tolist(), E4M3, E4M3, sa.tolist(), sb.tolist(), cbits, cfg)
+            a32, b32 = a.astype(np.uint32), b.astype(np.uint32)
+            st_ = lib.mxemu_dot(c, 64, e4, ffi.cast("uint32_t *", a32.ctypes.data), e4,
+                                ffi.cast("uint32_t *", b32.ctypes.data), e8,
+                                ffi.cast("uint8_t *", sa.ctypes.data), 32,
+                                ffi.cast("uint8_t *", sb.ctypes.data), 32, fp32, cbits, out, fl)
+            assert st_ == 0 and (out[0], fl[0]) == (want[0], want[1]), name
+    # Status codes, never a crash: a wrong struct size / version, NULL, unsupported.
+    c = _c_config(ffi, get_preset("exact").config)
+    a32 = np.zeros(4, np.uint32)
+    ap = ffi.cast("uint32_t *", a32.ctypes.data)
+    c.version = 99
+    assert lib.mxemu_dot(c, 4, e4, ap, e4, ap, ffi.NULL, ffi.NULL, 0, ffi.NULL, 0, fp32, 0,
+                         out, fl) == -7
+    c.version = NV._native.ACCUM_CONFIG_VERSION
+    assert lib.mxemu_dot(c, 4, e4, ffi.NULL, e4, ap, ffi.NULL, ffi.NULL, 0, ffi.NULL, 0, fp32,
+                         0, out, fl) == -1
+    c.rounding = 6  # stochastic rounding: not modelled natively
+    assert lib.mxemu_dot(c, 4, e4, ap, e4, ap, ffi.NULL, ffi.NULL, 0, ffi.NULL, 0, fp32, 0,
+                         out, fl) == -6
+    c.rounding = 9
+    assert lib.mxemu_dot(c, 4, e4, ap, e4, ap, ffi.NULL, ffi.NULL, 0, ffi.NULL, 0, fp32, 0,
+                         out, fl) == -3
