@@ -639,3 +639,17 @@ def test_gemm_rand_bits(backend):
     lo, _ = gemm((a, FP32), (b, FP32), None, cfg, rand_bits=np.zeros((1, 1), np.uint32))
     hi, _ = gemm((a, FP32), (b, FP32), None, cfg, rand_bits=np.full((1, 1), 2 ** 31))
     assert (int(lo[0, 0]), int(hi[0, 0])) == (0x3F800000, 0x3F800001)
+
+
+def test_gemm_rejects_codes_outside_the_format():
+    # Every implementation validates through reference.gemm_inputs: an E4M3 code of 0x100
+    # or a C pattern too wide for FP32 is an error naming the operand, never decoded.
+    cfg = get_preset("h100-fp8-wgmma").config
+    a = (np.full((1, 32), 0x38, np.uint16), E4M3)
+    b = (np.full((32, 1), 0x38, np.uint16), E4M3)
+    bad = (np.full((1, 32), 0x100, np.uint16), E4M3)
+    with pytest.raises(ValueError, match="A: 256 is not a e4m3 code"):
+        gemm(bad, b, None, cfg)
+    with pytest.raises(ValueError, match="C: "):
+        gemm(a, b, np.array([[1 << 32]], dtype=np.uint64), cfg)
+    assert gemm(a, b, None, cfg)[0][0, 0] == 0x42000000  # 32 * 1 * 1

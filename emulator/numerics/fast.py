@@ -782,52 +782,12 @@ def _needs_reference(cfg: AccumConfig, afmt, bfmt, asc, bsc, sfmt) -> bool:
     return bits > 60
 
 
-def _check_codes(codes: np.ndarray, fmt: Format, name: str):
-    if codes.size == 0:
-        return
-    if codes.dtype.kind not in "uib":
-        raise ValueError(f"{name}: codes must be integers, got dtype {codes.dtype}")
-    lo, hi = int(codes.min()), int(codes.max())
-    if lo < 0 or hi >= fmt.num_codes:
-        bad = lo if lo < 0 else hi
-        raise ValueError(f"{name}: {bad!r} is not a {fmt.name} code; allowed 0.."
-                         f"{fmt.num_codes - 1:#x}")
-
-
 def gemm_fast(A, B, C, config: AccumConfig, *, c_fmt=None, rand_bits=None):
     """D = A @ B + C, bit for bit as `reference.gemm` (same arguments and results), with
     numpy arrays over the output elements. See the module docstring for what runs where."""
-    ac, afmt, asc, asfmt, ablk, ka = _ref._operand(A, "A", 1)
-    bc, bfmt, bsc, bsfmt, bblk, kb = _ref._operand(B, "B", 0)
-    if ka != kb:
-        raise ValueError(f"A has K={ka} but B has K={kb}; they must match")
-    if ac.shape[1] != bc.shape[1]:
-        raise ValueError(f"A and B are padded to different K ({ac.shape[1]} vs {bc.shape[1]}): "
-                         "quantize them with the same block size")
-    if asfmt is not None and bsfmt is not None and asfmt != bsfmt:
-        raise ValueError(f"A's scales are {asfmt.name} but B's are {bsfmt.name}; they must match")
-    sfmt = asfmt or bsfmt or E8M0
-    m, n, k = ac.shape[0], bc.shape[0], ac.shape[1]
-    reg = config.register
-    cf = reg if c_fmt is None else get_format(c_fmt)
-    Cin = np.zeros((m, n), dtype=np.int64) if C is None else np.asarray(C)
-    if Cin.shape != (m, n):
-        raise ValueError(f"C has shape {Cin.shape}; allowed: None or ({m}, {n})")
-    if config.k_split == "scale_blocks" and config.block_terms is None and ablk != bblk:
-        raise ValueError("k_split='scale_blocks' needs A and B with the same block size")
-    block = config.block_terms or ablk or bblk
-    if config.k_split == "scale_blocks" and block is None:
-        raise ValueError("k_split='scale_blocks' needs block-scaled operands or block_terms")
-    # C codes: the reference checks each one (an int in the format's range).
-    if Cin.dtype.kind in "uib":
-        _check_codes(Cin, cf, "C")
-        c_all = Cin.astype(np.int64)
-    else:
-        for x in Cin.reshape(-1).tolist():
-            _ref._check_code(cf, x, "C")
-        c_all = np.array(Cin.tolist(), dtype=np.int64).reshape(m, n)
-    _check_codes(ac, afmt, "A")
-    _check_codes(bc, bfmt, "B")
+    g = _ref.gemm_inputs(A, B, C, config, c_fmt)
+    ac, afmt, asc, bc, bfmt, bsc, sfmt = g.ac, g.afmt, g.asc, g.bc, g.bfmt, g.bsc, g.sfmt
+    m, n, k, reg, cf, c_all, block = g.m, g.n, g.k, g.reg, g.cf, g.C, g.block
     out = np.zeros((m, n), dtype=reg.code_dtype)
     flags = np.zeros((m, n), dtype=np.uint8)
     if m == 0 or n == 0:
@@ -905,14 +865,14 @@ def dot_batch(a_codes, b_codes, a_fmt, b_fmt, a_scale, b_scale, c_bits, config: 
     c = np.zeros(p, np.int64) if c_bits is None else np.asarray(c_bits)
     if c.shape != (p,):
         raise ValueError(f"c_bits has shape {c.shape}; allowed: None or ({p},)")
-    _check_codes(a, a_fmt, "a_codes")
-    _check_codes(b, b_fmt, "b_codes")
-    _check_codes(c, cf, "c_bits")
+    _ref.check_code_array(a, a_fmt, "a_codes")
+    _ref.check_code_array(b, b_fmt, "b_codes")
+    _ref.check_code_array(c, cf, "c_bits")
     sa, block_a = _batch_scales(a_scale, p, k, "a_scale")
     sb, block_b = _batch_scales(b_scale, p, k, "b_scale")
     for s in (sa, sb):
         if s is not None:
-            _check_codes(s, scale_fmt, "scale")
+            _ref.check_code_array(s, scale_fmt, "scale")
     block = config.block_terms or block_a or block_b
     if config.k_split == "scale_blocks":
         if block is None:

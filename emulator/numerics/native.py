@@ -13,12 +13,10 @@ result formats over 29 mantissa bits) and a missing native module fall back to
 """
 from __future__ import annotations
 
-import os
 import warnings
 
 import numpy as np
 
-from ..formats import E8M0, get_format
 from . import fast as _fast
 from . import reference as _ref
 from .config import AccumConfig
@@ -161,35 +159,9 @@ def gemm_native(A, B, C, config: AccumConfig, *, c_fmt=None, rand_bits=None, thr
     if not isinstance(config, AccumConfig):
         raise ValueError(f"config must be an AccumConfig, got {type(config).__name__}")
     nth = _threads(threads)
-    ac, afmt, _, asfmt, ablk, ka = _ref._operand(A, "A", 1)
-    bc, bfmt, _, bsfmt, bblk, kb = _ref._operand(B, "B", 0)
-    if ka != kb:
-        raise ValueError(f"A has K={ka} but B has K={kb}; they must match")
-    if ac.shape[1] != bc.shape[1]:
-        raise ValueError(f"A and B are padded to different K ({ac.shape[1]} vs {bc.shape[1]}): "
-                         "quantize them with the same block size")
-    if asfmt is not None and bsfmt is not None and asfmt != bsfmt:
-        raise ValueError(f"A's scales are {asfmt.name} but B's are {bsfmt.name}; they must match")
-    sfmt = asfmt or bsfmt or E8M0
-    m, n, k = ac.shape[0], bc.shape[0], ac.shape[1]
-    reg = config.register
-    cf = reg if c_fmt is None else get_format(c_fmt)
-    Cin = np.zeros((m, n), dtype=np.int64) if C is None else np.asarray(C)
-    if Cin.shape != (m, n):
-        raise ValueError(f"C has shape {Cin.shape}; allowed: None or ({m}, {n})")
-    if config.k_split == "scale_blocks" and config.block_terms is None and ablk != bblk:
-        raise ValueError("k_split='scale_blocks' needs A and B with the same block size")
-    block = config.block_terms or ablk or bblk
-    if config.k_split == "scale_blocks" and block is None:
-        raise ValueError("k_split='scale_blocks' needs block-scaled operands or block_terms")
-    if Cin.dtype.kind in "uib":
-        _fast._check_codes(Cin, cf, "C")
-    else:
-        for x in Cin.reshape(-1).tolist():
-            _ref._check_code(cf, x, "C")
-        Cin = np.array(Cin.tolist(), dtype=np.int64).reshape(m, n)
-    _fast._check_codes(ac, afmt, "A")
-    _fast._check_codes(bc, bfmt, "B")
+    g = _ref.gemm_inputs(A, B, C, config, c_fmt)
+    ac, afmt, bc, bfmt, sfmt = g.ac, g.afmt, g.bc, g.bfmt, g.sfmt
+    m, n, reg, cf, Cin, block = g.m, g.n, g.reg, g.cf, g.C, g.block
     if m == 0 or n == 0:
         _state["last"] = "native"
         return np.zeros((m, n), dtype=reg.code_dtype), np.zeros((m, n), dtype=np.uint8)

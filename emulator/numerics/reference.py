@@ -529,15 +529,47 @@ def _operand(x, name: str, k_axis: int):
     raise TypeError(f"{name} must be an MXTensor or a (codes, format) pair")
 
 
-def gemm(A, B, C, config: AccumConfig, *, c_fmt=None, rand_bits=None):
-    """D = A @ B + C for A (M x K) and B (K x N), each an MXTensor (blocks along K) or a
-    (codes, Format) pair for unscaled inputs; C: M x N bit patterns of c_fmt (default the
-    config's register format) or None for +0. Returns (D bits M x N, flags M x N, uint8).
+class GemmInputs(NamedTuple):
+    """A GEMM's operands, validated once for every implementation (reference, fast, native).
 
-    Each output element is `dot` over the whole K: instructions of config.instruction_k chain
-    along K, the rounded result of one being the C of the next. rand_bits: an M x N array of
-    ints (one per element, reused for each rounding) or M x N x R (R per element).
-    """
+    ac/bc: element codes (M x Kp, N x Kp), asc/bsc: their scale codes or None, ablk/bblk:
+    block lengths; sfmt the scale format; C: M x N int64 codes of cf, range-checked."""
+
+    ac: np.ndarray
+    afmt: Format
+    asc: object
+    asfmt: object
+    ablk: object
+    bc: np.ndarray
+    bfmt: Format
+    bsc: object
+    bsfmt: object
+    bblk: object
+    sfmt: Format
+    m: int
+    n: int
+    k: int
+    reg: Format
+    cf: Format
+    C: np.ndarray
+    block: object
+
+
+def check_code_array(codes: np.ndarray, fmt: Format, name: str):
+    """Every code of an integer array lies in 0 .. fmt.num_codes - 1 (else ValueError)."""
+    if codes.size == 0:
+        return
+    if codes.dtype.kind not in "uib":
+        raise ValueError(f"{name}: codes must be integers, got dtype {codes.dtype}")
+    lo, hi = int(codes.min()), int(codes.max())
+    if lo < 0 or hi >= fmt.num_codes:
+        bad = lo if lo < 0 else hi
+        raise ValueError(f"{name}: {bad!r} is not a {fmt.name} code; allowed 0.."
+                         f"{fmt.num_codes - 1:#x}")
+
+
+def gemm_inputs(A, B, C, config: AccumConfig, c_fmt=None) -> GemmInputs:
+    """Validate and unpack the operands of `gemm` (shared by every implementation)."""
     ac, afmt, asc, asfmt, ablk, ka = _operand(A, "A", 1)
     bc, bfmt, bsc, bsfmt, bblk, kb = _operand(B, "B", 0)
     if ka != kb:
@@ -548,31 +580,50 @@ def gemm(A, B, C, config: AccumConfig, *, c_fmt=None, rand_bits=None):
     if asfmt is not None and bsfmt is not None and asfmt != bsfmt:
         raise ValueError(f"A's scales are {asfmt.name} but B's are {bsfmt.name}; they must match")
     sfmt = asfmt or bsfmt or E8M0
-    m, n = ac.shape[0], bc.shape[0]
+    m, n, k = ac.shape[0], bc.shape[0], ac.shape[1]
     reg = config.register
-    c_fmt = reg if c_fmt is None else get_format(c_fmt)
-    if C is None:
-        C = np.zeros((m, n), dtype=np.int64)
-    C = np.asarray(C)
-    if C.shape != (m, n):
-        raise ValueError(f"C has shape {C.shape}; allowed: None or ({m}, {n})")
+    cf = reg if c_fmt is None else get_format(c_fmt)
+    cin = np.zeros((m, n), dtype=np.int64) if C is None else np.asarray(C)
+    if cin.shape != (m, n):
+        raise ValueError(f"C has shape {cin.shape}; allowed: None or ({m}, {n})")
     if config.k_split == "scale_blocks" and config.block_terms is None and ablk != bblk:
         raise ValueError("k_split='scale_blocks' needs A and B with the same block size")
     block = config.block_terms or ablk or bblk
     if config.k_split == "scale_blocks" and block is None:
         raise ValueError("k_split='scale_blocks' needs block-scaled operands or block_terms")
-    out = np.zeros((m, n), dtype=reg.code_dtype)
-    flags = np.zeros((m, n), dtype=np.uint8)
-    al, bl, cl = ac.tolist(), bc.tolist(), C.tolist()
-    asl = asc.tolist() if asc is not None else None
-    bsl = bsc.tolist() if bsc is not None else None
+    if cin.dtype.kind in "uib":
+        check_code_array(cin, cf, "C")
+        cin = cin.astype(np.int64)
+    else:  # e.g. Python ints in an object array
+        cin = np.array([_check_code(cf, x, "C") for x in cin.reshape(-1).tolist()],
+                       dtype=np.int64).reshape(m, n)
+    check_code_array(ac, afmt, "A")
+    check_code_array(bc, bfmt, "B")
+    return GemmInputs(ac, afmt, asc, asfmt, ablk, bc, bfmt, bsc, bsfmt, bblk, sfmt, m, n, k,
+                      reg, cf, cin, block)
+
+
+def gemm(A, B, C, config: AccumConfig, *, c_fmt=None, rand_bits=None):
+    """D = A @ B + C for A (M x K) and B (K x N), each an MXTensor (blocks along K) or a
+    (codes, Format) pair for unscaled inputs; C: M x N bit patterns of c_fmt (default the
+    config's register format) or None for +0. Returns (D bits M x N, flags M x N, uint8).
+
+    Each output element is `dot` over the whole K: instructions of config.instruction_k chain
+    along K, the rounded result of one being the C of the next. rand_bits: an M x N array of
+    ints (one per element, reused for each rounding) or M x N x R (R per element).
+    """
+    g = gemm_inputs(A, B, C, config, c_fmt)
+    out = np.zeros((g.m, g.n), dtype=g.reg.code_dtype)
+    flags = np.zeros((g.m, g.n), dtype=np.uint8)
+    al, bl, cl = g.ac.tolist(), g.bc.tolist(), g.C.tolist()
+    asl = g.asc.tolist() if g.asc is not None else None
+    bsl = g.bsc.tolist() if g.bsc is not None else None
     rb = None if rand_bits is None else np.asarray(rand_bits)
-    for i in range(m):
-        for j in range(n):
-            _check_code(c_fmt, cl[i][j], "C")
+    for i in range(g.m):
+        for j in range(g.n):
             r = None if rb is None else (int(rb[i, j]) if rb.ndim == 2 else list(rb[i, j]))
-            code, fl = _dot(al[i], bl[j], afmt, bfmt, asl[i] if asl else None,
-                            bsl[j] if bsl else None, sfmt, int(cl[i][j]), c_fmt, config,
-                            block, _Rand(r))
+            code, fl = _dot(al[i], bl[j], g.afmt, g.bfmt, asl[i] if asl else None,
+                            bsl[j] if bsl else None, g.sfmt, cl[i][j], g.cf, config,
+                            g.block, _Rand(r))
             out[i, j], flags[i, j] = code, fl
     return out, flags
