@@ -22,7 +22,8 @@ from pathlib import Path
 
 from ..formats import (BF16, CLASS_INF, CLASS_NAN, CLASS_ZERO, E4M3, E5M2, FP16, FP32, TF32,
                        Format)
-from ..rounding import Overflow, Rounding, round_pack
+from .._reference import encode_value
+from ..rounding import Overflow, Rounding, parse_overflow, round_pack
 from .config import AccumConfig
 from .presets import get_preset
 from .reference import dot
@@ -90,17 +91,15 @@ def _lines(path: Path, limit: int | None):
         return out
 
 
+def _fp32_into(bits: int, fmt: Format):
+    """(code, flags) of an FP32 bit pattern rounded (RNE) into fmt: the codec's own encode."""
+    return encode_value(fmt, FP32.value_of(bits), Rounding.RNE, parse_overflow(fmt, None))
+
+
 @lru_cache(maxsize=1 << 16)
 def fp32_to_format(bits: int, fmt: Format) -> int:
     """An FP32 bit pattern as a code of fmt; the value must be exactly representable."""
-    sign, exp, sig, cls = FP32.unpack_code(bits)
-    if cls == CLASS_NAN:
-        return fmt.nan_code(sign)
-    if cls == CLASS_INF:
-        return fmt.pack(sign, fmt.inf_magnitude)
-    if cls == CLASS_ZERO:
-        return fmt.pack(sign, 0)
-    code, flags = round_pack(fmt, sign, sig, 1, exp - FP32.man_bits, Rounding.RNE, Overflow.INF)
+    code, flags = _fp32_into(bits, fmt)
     if flags:
         raise ValueError(f"{bits:#010x} is not exactly representable in {fmt.name}")
     return code
@@ -108,14 +107,7 @@ def fp32_to_format(bits: int, fmt: Format) -> int:
 
 def round_fp32_to_fp16(bits: int) -> int:
     """C for the FP16-output sets: the FP32 value rounded to FP16, nearest even."""
-    sign, exp, sig, cls = FP32.unpack_code(bits)
-    if cls == CLASS_NAN:
-        return FP16.nan_code(sign)
-    if cls == CLASS_INF:
-        return FP16.pack(sign, FP16.inf_magnitude)
-    if cls == CLASS_ZERO:
-        return FP16.pack(sign, 0)
-    return round_pack(FP16, sign, sig, 1, exp - 23, Rounding.RNE, Overflow.INF)[0]
+    return _fp32_into(bits, FP16)[0]
 
 
 def fp16_to_fp32(bits: int) -> int:
