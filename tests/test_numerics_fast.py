@@ -692,7 +692,7 @@ def test_gemm_auto_methods():
         a = FP16.encode(rng.standard_normal((m, 20))).codes
         b = FP16.encode(rng.standard_normal((20, n))).codes
         outs = [gemm_auto((a, FP16), (b, FP16), None, cfg, method=meth)
-                for meth in ("auto", "fast", "reference")]
+                for meth in ("auto", "native", "fast", "reference")]
         for o in outs[1:]:
             assert np.array_equal(o[0], outs[0][0]) and np.array_equal(o[1], outs[0][1])
 

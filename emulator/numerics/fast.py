@@ -58,7 +58,7 @@ from .config import AccumConfig
 
 __all__ = ["gemm_fast", "gemm_auto", "dot_batch", "METHODS", "AUTO_MAX_REFERENCE"]
 
-METHODS = ("auto", "fast", "reference")
+METHODS = ("auto", "native", "fast", "reference")
 AUTO_MAX_REFERENCE = 8  # 'auto' runs the reference for at most this many output elements
 
 # Term kinds (the reference's 'zero', 'finite', 'inf', 'nan' and its padding).
@@ -885,6 +885,12 @@ def dot_batch(a_codes, b_codes, a_fmt, b_fmt, a_scale, b_scale, c_bits, config: 
     flags = np.zeros(p, dtype=np.uint8)
     if p == 0:
         return out, flags
+    from . import native as _nat
+    if rand_bits is None and _nat.use_native(config):
+        res = _nat.dot_batch_native(a, b, a_fmt, b_fmt, a_scale, b_scale, c, cf, config,
+                                    scale_fmt, block)
+        if res is not None:
+            return res
     if _needs_reference(config, a_fmt, b_fmt, sa, sb, scale_fmt):
         rb = None if rand_bits is None else np.asarray(rand_bits)
         for i in range(p):
@@ -917,16 +923,27 @@ def dot_batch(a_codes, b_codes, a_fmt, b_fmt, a_scale, b_scale, c_bits, config: 
 
 
 def gemm_auto(A, B, C, config: AccumConfig, *, c_fmt=None, rand_bits=None,
-              method: str = "auto"):
+              method: str = "auto", threads=None):
     """`gemm` with a choice of implementation; every method gives the same bits and flags.
 
-    method: 'fast' (`gemm_fast`, numpy), 'reference' (`reference.gemm`, the pure-Python
-    specification), or 'auto': the reference for at most AUTO_MAX_REFERENCE output elements
-    (there a per-element Python loop beats numpy's per-call overhead), else the fast path."""
+    method: 'native' (`native.gemm_native`, the C kernel, which falls back to 'fast' with a
+    NativeFallbackWarning for a config it does not model), 'fast' (`gemm_fast`, numpy),
+    'reference' (`reference.gemm`, the pure-Python specification), or 'auto': the C kernel
+    when the native backend is active (`emulator._backend`) and it models the config, else
+    the reference for at most AUTO_MAX_REFERENCE output elements (there a per-element Python
+    loop beats numpy's per-call overhead), else the fast path. threads: the C kernel's thread
+    count (None: MXEMU_THREADS, else every core); the other paths are single-threaded."""
+    from . import native as _nat
     if method not in METHODS:
         raise ValueError(f"method={method!r}; allowed: {', '.join(map(repr, METHODS))}")
     if method == "auto":
-        method = "fast" if _outputs(A, B) > AUTO_MAX_REFERENCE else "reference"
+        if rand_bits is None and _nat.use_native(config):
+            method = "native"
+        else:
+            method = "fast" if _outputs(A, B) > AUTO_MAX_REFERENCE else "reference"
+    if method == "native":
+        return _nat.gemm_native(A, B, C, config, c_fmt=c_fmt, rand_bits=rand_bits,
+                                threads=threads)
     fn = gemm_fast if method == "fast" else _ref.gemm
     return fn(A, B, C, config, c_fmt=c_fmt, rand_bits=rand_bits)
 

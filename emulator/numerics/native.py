@@ -186,3 +186,47 @@ def gemm_native(A, B, C, config: AccumConfig, *, c_fmt=None, rand_bits=None, thr
         raise
     _state["last"] = "native"
     return d.astype(reg.code_dtype, copy=False), fl
+
+
+def _per_block_scales(scale, p: int, k: int):
+    """A dot_batch scale argument (None, one code, (P,), or (P, nb)) as (P x nb uint8 codes,
+    block length) for the C kernel; (None, 0) without scales."""
+    if scale is None:
+        return None, 0
+    arr = np.asarray(scale)
+    if arr.ndim == 0:
+        arr = np.full((p, 1), int(arr))
+    elif arr.ndim == 1:
+        arr = arr.reshape(p, 1)
+    return np.ascontiguousarray(arr, dtype=np.uint8), k // arr.shape[1]
+
+
+def dot_batch_native(a, b, a_fmt, b_fmt, a_scale, b_scale, c, c_fmt, config: AccumConfig,
+                     scale_fmt, block, threads=None):
+    """`fast.dot_batch` in C on arguments it has already validated (P x K codes, scales as
+    dot_batch takes them, P C codes of c_fmt, the scale-block length it derived); returns
+    (bits, flags), or None when the C kernel does not model the call (the caller then runs
+    its own path)."""
+    p, k = a.shape
+    if (_why_unsupported(config) is not None or c_fmt.kind != "float" or k == 0
+            or (scale_fmt.bits > 8 and (a_scale is not None or b_scale is not None))):
+        return None
+    a_s, a_blk = _per_block_scales(a_scale, p, k)
+    b_s, b_blk = _per_block_scales(b_scale, p, k)
+    cfgd = config_to_native(config)
+    if config.k_split == "scale_blocks":
+        cfgd["block_terms"] = int(block)
+    d, fl = _native._dot_batch(
+        cfgd, a_fmt.params, np.ascontiguousarray(a, dtype=np.uint32), b_fmt.params,
+        np.ascontiguousarray(b, dtype=np.uint32), scale_fmt.params, a_s, a_blk, b_s, b_blk,
+        c_fmt.params, np.ascontiguousarray(c, dtype=np.uint32), _threads(threads))
+    _state["last"] = "native"
+    return d.astype(config.register.code_dtype, copy=False), fl
+
+
+def use_native(config: AccumConfig) -> bool:
+    """True when the native backend is active (emulator._backend, the one switch) and the C
+    kernel models `config`: gemm_auto and dot_batch then run in C."""
+    from .. import _backend
+    return _backend.current() == "native" and _why_unsupported(config) is None
+

@@ -70,75 +70,137 @@ mxemu_accum_config parse_config(const py::dict &d)
     return c;
 }
 
+// The operands of mxemu_gemm / mxemu_dot_batch after shape and dtype checks.
+struct Operands {
+    mxemu_accum_config cfg;
+    mxemu_format a_fmt, b_fmt, c_fmt, sfmt;
+    const mxemu_format *sfp = nullptr;
+    py::array_t<uint32_t> a, b, c;
+    py::array_t<uint8_t> as, bs;
+    const uint8_t *asp = nullptr, *bsp = nullptr;
+    const uint32_t *cp = nullptr;
+    int64_t rows_a = 0, rows_b = 0, k = 0;
+};
+
+// a_codes is rows_a x K; b_codes rows_b x K (B transposed for the GEMM, one row
+// per dot for the batch); scales rows x (K / block) or None.
+Operands operands(const py::dict &cfg_d, const py::object &a_fmt_o, const py::object &a_o,
+                  const py::object &b_fmt_o, const py::object &b_o, const py::object &sfmt_o,
+                  const py::object &as_o, int64_t a_block, const py::object &bs_o,
+                  int64_t b_block, const py::object &c_fmt_o, int64_t threads)
+{
+    Operands o;
+    o.cfg = parse_config(cfg_d);
+    o.a_fmt = parse_fmt(a_fmt_o, "a_fmt");
+    o.b_fmt = parse_fmt(b_fmt_o, "b_fmt");
+    o.c_fmt = parse_fmt(c_fmt_o, "c_fmt");
+    o.a = checked_array<uint32_t>(a_o, "a_codes", 2);
+    o.b = checked_array<uint32_t>(b_o, "b_codes", 2);
+    o.rows_a = o.a.shape(0);
+    o.k = o.a.shape(1);
+    o.rows_b = o.b.shape(0);
+    const int64_t k = o.k;
+    if (o.b.shape(1) != k)
+        value_error("b_codes: K is " + std::to_string(o.b.shape(1)) + " but a_codes has K=" +
+                    std::to_string(k));
+    if (threads < 0 || threads > 4096)
+        value_error("threads must be in [0, 4096] (0: MXEMU_THREADS or all cores), got " +
+                    std::to_string(threads));
+    if (!sfmt_o.is_none()) {
+        o.sfmt = parse_fmt(sfmt_o, "scale_fmt");
+        o.sfp = &o.sfmt;
+    }
+    auto scales = [k](const py::object &obj, int64_t block, int64_t rows, const char *name,
+                      py::array_t<uint8_t> &keep) -> const uint8_t * {
+        if (obj.is_none())
+            return nullptr;
+        if (block < 1 || k % block)
+            value_error(std::string(name) + ": the block length must be >= 1 and divide K=" +
+                        std::to_string(k));
+        keep = checked_array<uint8_t>(obj, name, 2);
+        if (keep.shape(0) != rows || keep.shape(1) != k / block)
+            value_error(std::string(name) + " must have shape (" + std::to_string(rows) +
+                        ", K / block) = (" + std::to_string(rows) + ", " +
+                        std::to_string(k / block) + ")");
+        return keep.data();
+    };
+    o.asp = scales(as_o, a_block, o.rows_a, "a_scales", o.as);
+    o.bsp = scales(bs_o, b_block, o.rows_b, "b_scales", o.bs);
+    if ((o.asp || o.bsp) && !o.sfp)
+        value_error("scale_fmt is required with scales");
+    return o;
+}
+
+void check_status(int32_t st, const char *what)
+{
+    if (st == MXEMU_ERR_UNSUPPORTED)
+        throw py::type_error("unsupported: " + std::string(mxemu_status_string(st)));
+    if (st == MXEMU_ERR_CODE_RANGE)
+        value_error("codes: a code (of A, B, C or the scales) is out of range for its format");
+    raise_status(st, what);
+}
+
 py::tuple gemm(const py::dict &cfg_d, const py::object &a_fmt_o, const py::object &a_o,
                const py::object &b_fmt_o, const py::object &b_o, const py::object &sfmt_o,
                const py::object &as_o, int64_t a_block, const py::object &bs_o, int64_t b_block,
                const py::object &c_fmt_o, const py::object &c_o, int64_t threads)
 {
-    const mxemu_accum_config cfg = parse_config(cfg_d);
-    const mxemu_format a_fmt = parse_fmt(a_fmt_o, "a_fmt");
-    const mxemu_format b_fmt = parse_fmt(b_fmt_o, "b_fmt");
-    const mxemu_format c_fmt = parse_fmt(c_fmt_o, "c_fmt");
-    auto a = checked_array<uint32_t>(a_o, "a_codes", 2);
-    auto b = checked_array<uint32_t>(b_o, "b_codes", 2);
-    const int64_t m = a.shape(0), k = a.shape(1), n = b.shape(0);
-    if (b.shape(1) != k)
-        value_error("b_codes: K is " + std::to_string(b.shape(1)) + " but a_codes has K=" +
-                    std::to_string(k) + " (b_codes is B transposed, N x K)");
-    if (threads < 0 || threads > 4096)
-        value_error("threads must be in [0, 4096] (0: MXEMU_THREADS or all cores), got " +
-                    std::to_string(threads));
-    mxemu_format sfmt{};
-    const mxemu_format *sfp = nullptr;
-    py::array_t<uint8_t> as, bs;
-    const uint8_t *asp = nullptr, *bsp = nullptr;
-    if (!sfmt_o.is_none()) {
-        sfmt = parse_fmt(sfmt_o, "scale_fmt");
-        sfp = &sfmt;
-    }
-    if (!as_o.is_none()) {
-        if (a_block < 1 || k % a_block)
-            value_error("a_block must be >= 1 and divide K=" + std::to_string(k));
-        as = checked_array<uint8_t>(as_o, "a_scales", 2);
-        if (as.shape(0) != m || as.shape(1) != k / a_block)
-            value_error("a_scales must have shape (M, K / a_block)");
-        asp = as.data();
-    }
-    if (!bs_o.is_none()) {
-        if (b_block < 1 || k % b_block)
-            value_error("b_block must be >= 1 and divide K=" + std::to_string(k));
-        bs = checked_array<uint8_t>(bs_o, "b_scales", 2);
-        if (bs.shape(0) != n || bs.shape(1) != k / b_block)
-            value_error("b_scales must have shape (N, K / b_block)");
-        bsp = bs.data();
-    }
-    if ((asp || bsp) && !sfp)
-        value_error("scale_fmt is required with scales");
-    py::array_t<uint32_t> c;
-    const uint32_t *cp = nullptr;
+    Operands o = operands(cfg_d, a_fmt_o, a_o, b_fmt_o, b_o, sfmt_o, as_o, a_block, bs_o,
+                          b_block, c_fmt_o, threads);
+    const int64_t m = o.rows_a, n = o.rows_b;
     if (!c_o.is_none()) {
-        c = checked_array<uint32_t>(c_o, "c_codes", 2);
-        if (c.shape(0) != m || c.shape(1) != n)
+        o.c = checked_array<uint32_t>(c_o, "c_codes", 2);
+        if (o.c.shape(0) != m || o.c.shape(1) != n)
             value_error("c_codes must have shape (M, N)");
-        cp = c.data();
+        o.cp = o.c.data();
     }
     py::array_t<uint32_t> d({m, n});
     py::array_t<uint8_t> fl({m, n});
-    const uint32_t *ap = a.data(), *bp = b.data();
     uint32_t *dp = d.mutable_data();
     uint8_t *fp = fl.mutable_data();
     int32_t st;
     {
         py::gil_scoped_release nogil;
-        st = mxemu_gemm(&cfg, m, n, k, &a_fmt, ap, &b_fmt, bp, sfp, asp,
-                        static_cast<int32_t>(a_block), bsp, static_cast<int32_t>(b_block),
-                        &c_fmt, cp, static_cast<int32_t>(threads), dp, fp);
+        st = mxemu_gemm(&o.cfg, m, n, o.k, &o.a_fmt, o.a.data(), &o.b_fmt, o.b.data(), o.sfp,
+                        o.asp, static_cast<int32_t>(a_block), o.bsp,
+                        static_cast<int32_t>(b_block), &o.c_fmt, o.cp,
+                        static_cast<int32_t>(threads), dp, fp);
     }
-    if (st == MXEMU_ERR_UNSUPPORTED)
-        throw py::type_error("unsupported: " + std::string(mxemu_status_string(st)));
-    if (st == MXEMU_ERR_CODE_RANGE)
-        value_error("codes: a code (of A, B, C or the scales) is out of range for its format");
-    raise_status(st, "gemm");
+    check_status(st, "gemm");
+    return py::make_tuple(d, fl);
+}
+
+py::tuple dot_batch(const py::dict &cfg_d, const py::object &a_fmt_o, const py::object &a_o,
+                    const py::object &b_fmt_o, const py::object &b_o, const py::object &sfmt_o,
+                    const py::object &as_o, int64_t a_block, const py::object &bs_o,
+                    int64_t b_block, const py::object &c_fmt_o, const py::object &c_o,
+                    int64_t threads)
+{
+    Operands o = operands(cfg_d, a_fmt_o, a_o, b_fmt_o, b_o, sfmt_o, as_o, a_block, bs_o,
+                          b_block, c_fmt_o, threads);
+    const int64_t p = o.rows_a;
+    if (o.rows_b != p)
+        value_error("b_codes has " + std::to_string(o.rows_b) + " rows but a_codes has " +
+                    std::to_string(p) + " (one row per dot in both)");
+    if (!c_o.is_none()) {
+        o.c = checked_array<uint32_t>(c_o, "c_codes", 1);
+        if (o.c.shape(0) != p)
+            value_error("c_codes must have shape (P,) = (" + std::to_string(p) + ",)");
+        o.cp = o.c.data();
+    }
+    py::array_t<uint32_t> d(p);
+    py::array_t<uint8_t> fl(p);
+    uint32_t *dp = d.mutable_data();
+    uint8_t *fp = fl.mutable_data();
+    int32_t st;
+    {
+        py::gil_scoped_release nogil;
+        st = mxemu_dot_batch(&o.cfg, p, o.k, &o.a_fmt, o.a.data(), &o.b_fmt, o.b.data(),
+                             o.sfp, o.asp, static_cast<int32_t>(a_block), o.bsp,
+                             static_cast<int32_t>(b_block), &o.c_fmt, o.cp,
+                             static_cast<int32_t>(threads), dp, fp);
+    }
+    check_status(st, "dot_batch");
     return py::make_tuple(d, fl);
 }
 
@@ -153,6 +215,12 @@ void register_numerics(py::module_ &m)
           "D = A @ B + C with the accumulation model (mxemu_gemm).  B is passed transposed "
           "(N x K).  Raises TypeError('unsupported: ...') for a config the C kernel does not "
           "model (the Python adapter falls back), ValueError for bad arguments.");
+    m.def("_dot_batch", &dot_batch, py::arg("config"), py::arg("a_fmt"), py::arg("a_codes"),
+          py::arg("b_fmt"), py::arg("b_codes"), py::arg("scale_fmt"), py::arg("a_scales"),
+          py::arg("a_block"), py::arg("b_scales"), py::arg("b_block"), py::arg("c_fmt"),
+          py::arg("c_codes"), py::arg("threads"),
+          "P independent dots (mxemu_dot_batch): row r of a_codes with row r of b_codes, "
+          "C c_codes[r].  Errors as _gemm.");
     m.attr("ACCUM_CONFIG_VERSION") = MXEMU_ACCUM_CONFIG_VERSION;
 }
 

@@ -382,6 +382,21 @@ MXEMU_API int32_t mxemu_gemm(const mxemu_accum_config *cfg, int64_t m, int64_t n
                              const mxemu_format *c_fmt, const uint32_t *c_codes,
                              int32_t threads, uint32_t *d_codes, uint8_t *flags);
 
+/* p independent dot products at once (golden vectors, scoreboards): dot r is
+ * A's row r with B's row r, i.e. the diagonal of mxemu_gemm with m = n = p,
+ * with the same arguments, rules and statuses except that
+ *   b_codes   p x k codes of b_fmt (row r is dot r's second operand)
+ *   a_scales  NULL or p x (k / a_block) codes; b_scales likewise
+ *   c_codes   p codes of c_fmt (C of each dot), or NULL for +0
+ * and d_codes[p], flags[p] hold one result per dot. */
+MXEMU_API int32_t mxemu_dot_batch(const mxemu_accum_config *cfg, int64_t p, int64_t k,
+                                  const mxemu_format *a_fmt, const uint32_t *a_codes,
+                                  const mxemu_format *b_fmt, const uint32_t *b_codes,
+                                  const mxemu_format *scale_fmt, const uint8_t *a_scales,
+                                  int32_t a_block, const uint8_t *b_scales, int32_t b_block,
+                                  const mxemu_format *c_fmt, const uint32_t *c_codes,
+                                  int32_t threads, uint32_t *d_codes, uint8_t *flags);
+
 /* One output element: mxemu_gemm with m = n = 1 on one thread; c_code is C's
  * bits in c_fmt; writes *d_code and *flags. */
 MXEMU_API int32_t mxemu_dot(const mxemu_accum_config *cfg, int64_t k, const mxemu_format *a_fmt,

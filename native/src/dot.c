@@ -72,6 +72,7 @@ typedef struct dctx {
     int32_t fast_blocks;        /* scale_blocks: the fast exact block sum   */
     int32_t *perm, *soff, *scnt; /* step s: products perm[soff[s] .. +scnt[s]) */
     int32_t nsteps;
+    int32_t diag;               /* dot batch: output i is row i of A with row i of B */
     const uint32_t *c_codes;
     uint32_t *d;
     uint8_t *flags;
@@ -773,15 +774,16 @@ static uint32_t instruction(const dctx *x, scratch *s, int64_t i, int64_t j, int
 
 static void dot_one(const dctx *x, scratch *s, int64_t i, int64_t j)
 {
+    const int64_t o = x->diag ? i : i * x->n + j;
     uint8_t flags = 0;
-    uint32_t code = x->c_codes ? x->c_codes[i * x->n + j] : 0u;
+    uint32_t code = x->c_codes ? x->c_codes[o] : 0u;
     const mx_fmt *cf = &x->cf;
     for (int64_t ins = 0; ins < x->n_instr; ins++) {
         code = instruction(x, s, i, j, ins * x->ik, cf, code, &flags);
         cf = &x->reg;
     }
-    x->d[i * x->n + j] = code;
-    x->flags[i * x->n + j] = flags;
+    x->d[o] = code;
+    x->flags[o] = flags;
 }
 
 /* ------------------------------------------------------------------------
@@ -840,7 +842,7 @@ static int32_t run_rows(const dctx *x, int64_t r0, int64_t r1)
         st = MXEMU_ERR_ALLOC;
     else
         for (int64_t i = r0; i < r1; i++)
-            for (int64_t j = 0; j < x->n; j++)
+            for (int64_t j = x->diag ? i : 0; j < (x->diag ? i + 1 : x->n); j++)
                 dot_one(x, &s, i, j);
     free(s.prod);
     free(s.stepbuf);
@@ -901,12 +903,16 @@ static int64_t env_threads(void)
 
 #define IN(v, lo, hi) ((v) >= (lo) && (v) <= (hi))
 
-int32_t mxemu_gemm(const mxemu_accum_config *cfg, int64_t m, int64_t n, int64_t k,
-                   const mxemu_format *a_fmt, const uint32_t *a_codes,
-                   const mxemu_format *b_fmt, const uint32_t *b_codes,
-                   const mxemu_format *scale_fmt, const uint8_t *a_scales, int32_t a_block,
-                   const uint8_t *b_scales, int32_t b_block, const mxemu_format *c_fmt,
-                   const uint32_t *c_codes, int32_t threads, uint32_t *d_codes, uint8_t *flags)
+/* The GEMM (diag = 0: every output (i, j) of an M x N result) or the dot batch
+ * (diag = 1, m == n: output i is the dot of A's row i with B's row i, so C, D
+ * and the flags hold m values). */
+static int32_t run_model(const mxemu_accum_config *cfg, int64_t m, int64_t n, int64_t k,
+                         const mxemu_format *a_fmt, const uint32_t *a_codes,
+                         const mxemu_format *b_fmt, const uint32_t *b_codes,
+                         const mxemu_format *scale_fmt, const uint8_t *a_scales,
+                         int32_t a_block, const uint8_t *b_scales, int32_t b_block,
+                         const mxemu_format *c_fmt, const uint32_t *c_codes, int32_t threads,
+                         uint32_t *d_codes, uint8_t *flags, int diag)
 {
     if (!cfg || !a_fmt || !b_fmt || !c_fmt || !d_codes || !flags)
         return MXEMU_ERR_NULL;
@@ -1053,8 +1059,9 @@ int32_t mxemu_gemm(const mxemu_accum_config *cfg, int64_t m, int64_t n, int64_t 
     for (int64_t i = 0; i < n * k; i++)
         if (b_codes[i] > bf.code_mask)
             return MXEMU_ERR_CODE_RANGE;
+    const int64_t n_out = diag ? m : m * n;
     if (c_codes)
-        for (int64_t i = 0; i < m * n; i++)
+        for (int64_t i = 0; i < n_out; i++)
             if (c_codes[i] > x.cf.code_mask)
                 return MXEMU_ERR_CODE_RANGE;
     if (a_scales)
@@ -1151,6 +1158,7 @@ int32_t mxemu_gemm(const mxemu_accum_config *cfg, int64_t m, int64_t n, int64_t 
     x.m = m;
     x.n = n;
     x.k = k;
+    x.diag = diag;
     x.c_codes = c_codes;
     x.d = d_codes;
     x.flags = flags;
@@ -1193,12 +1201,35 @@ int32_t mxemu_gemm(const mxemu_accum_config *cfg, int64_t m, int64_t n, int64_t 
     return st;
 }
 
+int32_t mxemu_gemm(const mxemu_accum_config *cfg, int64_t m, int64_t n, int64_t k,
+                   const mxemu_format *a_fmt, const uint32_t *a_codes,
+                   const mxemu_format *b_fmt, const uint32_t *b_codes,
+                   const mxemu_format *scale_fmt, const uint8_t *a_scales, int32_t a_block,
+                   const uint8_t *b_scales, int32_t b_block, const mxemu_format *c_fmt,
+                   const uint32_t *c_codes, int32_t threads, uint32_t *d_codes, uint8_t *flags)
+{
+    return run_model(cfg, m, n, k, a_fmt, a_codes, b_fmt, b_codes, scale_fmt, a_scales,
+                     a_block, b_scales, b_block, c_fmt, c_codes, threads, d_codes, flags, 0);
+}
+
+int32_t mxemu_dot_batch(const mxemu_accum_config *cfg, int64_t p, int64_t k,
+                        const mxemu_format *a_fmt, const uint32_t *a_codes,
+                        const mxemu_format *b_fmt, const uint32_t *b_codes,
+                        const mxemu_format *scale_fmt, const uint8_t *a_scales, int32_t a_block,
+                        const uint8_t *b_scales, int32_t b_block, const mxemu_format *c_fmt,
+                        const uint32_t *c_codes, int32_t threads, uint32_t *d_codes,
+                        uint8_t *flags)
+{
+    return run_model(cfg, p, p, k, a_fmt, a_codes, b_fmt, b_codes, scale_fmt, a_scales,
+                     a_block, b_scales, b_block, c_fmt, c_codes, threads, d_codes, flags, 1);
+}
+
 int32_t mxemu_dot(const mxemu_accum_config *cfg, int64_t k, const mxemu_format *a_fmt,
                   const uint32_t *a_codes, const mxemu_format *b_fmt, const uint32_t *b_codes,
                   const mxemu_format *scale_fmt, const uint8_t *a_scales, int32_t a_block,
                   const uint8_t *b_scales, int32_t b_block, const mxemu_format *c_fmt,
                   uint32_t c_code, uint32_t *d_code, uint8_t *flags)
 {
-    return mxemu_gemm(cfg, 1, 1, k, a_fmt, a_codes, b_fmt, b_codes, scale_fmt, a_scales,
-                      a_block, b_scales, b_block, c_fmt, &c_code, 1, d_code, flags);
+    return run_model(cfg, 1, 1, k, a_fmt, a_codes, b_fmt, b_codes, scale_fmt, a_scales,
+                     a_block, b_scales, b_block, c_fmt, &c_code, 1, d_code, flags, 0);
 }
