@@ -23,7 +23,7 @@ from .numerics import AccumConfig, dot, gemm, get_preset
 __version__ = "0.1.0"
 
 
-from ._backend import native_library_path
+from ._backend import native_include_path, native_library_path
 
 
 def backend() -> str:
@@ -33,5 +33,5 @@ def backend() -> str:
 
 __all__ = ["formats", "Flag", "Format", "get_format", "MXTensor", "quantize", "quantize_nvfp4",
            "BlockTensor", "quantize_blocks",
-           "Rounding", "backend", "native_library_path", "numerics", "AccumConfig", "dot", "gemm", "get_preset",
+           "Rounding", "backend", "native_library_path", "native_include_path", "numerics", "AccumConfig", "dot", "gemm", "get_preset",
            "__version__"]

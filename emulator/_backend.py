@@ -84,13 +84,18 @@ def using(name: str):
 def native_library_path() -> str:
     """Path of libmxemu (the C ABI library for C/C++/SystemVerilog DPI-C testbenches).
 
-    It is installed next to the extension module; raises FileNotFoundError when the native
-    core was not built.
-    """
+    It is installed next to the extension module. The environment variable MXEMU_LIBRARY,
+    when set, names another build of it instead (e.g. one built with the sanitizers, as CI
+    does). Raises FileNotFoundError when the library is not there."""
     import importlib.util
     import pathlib
     import sys
 
+    override = os.environ.get("MXEMU_LIBRARY")
+    if override:
+        if not pathlib.Path(override).is_file():
+            raise FileNotFoundError(f"MXEMU_LIBRARY={override!r} is not a file")
+        return str(pathlib.Path(override).resolve())
     names = {"linux": "libmxemu.so", "darwin": "libmxemu.dylib", "win32": "mxemu.dll"}
     name = names.get(sys.platform, "libmxemu.so")
     spec = importlib.util.find_spec("emulator._native")
@@ -101,3 +106,14 @@ def native_library_path() -> str:
             return str(d / name)
     raise FileNotFoundError(f"{name} not found next to the native extension (looked in "
                             f"{', '.join(map(str, dirs))}); build it with `pip install .`")
+
+
+def native_include_path() -> str:
+    """The directory holding mxemu.h, the C ABI's header (installed with libmxemu)."""
+    import pathlib
+
+    for d in (pathlib.Path(native_library_path()).parent / "include",
+              pathlib.Path(__file__).resolve().parent.parent / "native" / "include"):
+        if (d / "mxemu.h").is_file():
+            return str(d)
+    raise FileNotFoundError("mxemu.h not found next to libmxemu; build it with `pip install .`")

@@ -86,7 +86,8 @@ def _cmd_presets(args, out) -> int:
 
 
 def _cmd_native_path(args, out) -> int:
-    out.write(_backend.native_library_path() + "\n")
+    path = _backend.native_include_path() if args.include else _backend.native_library_path()
+    out.write(path + "\n")
     return 0
 
 
@@ -183,6 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--ks", help="K values of the error-vs-K plot (default powers of two)")
     s.set_defaults(func=_cmd_compare)
     s = sub.add_parser("native-path", help="print the path of libmxemu (the C ABI library)")
+    s.add_argument("--include", action="store_true",
+                   help="print the directory of its header mxemu.h instead")
     s.set_defaults(func=_cmd_native_path)
     s = sub.add_parser("backend", help="show the active and available backends")
     s.set_defaults(func=_cmd_backend)

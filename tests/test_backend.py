@@ -6,6 +6,7 @@ import textwrap
 
 import pytest
 
+import emulator
 from emulator import _backend
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -71,3 +72,21 @@ def test_native_is_default_when_built():
         pytest.skip("the native extension is not built here")
     res = _run("import emulator; print(emulator.backend())", {})
     assert res.stdout.strip() == "native", res.stderr
+
+
+def test_library_override_and_include_path(monkeypatch, tmp_path):
+    """MXEMU_LIBRARY names another build of libmxemu (CI's sanitizer build); a missing file is
+    a clear error; the header directory holds mxemu.h."""
+    fake = tmp_path / "libmxemu_asan.so"
+    fake.write_bytes(b"")
+    monkeypatch.setenv("MXEMU_LIBRARY", str(fake))
+    assert emulator.native_library_path() == str(fake.resolve())
+    monkeypatch.setenv("MXEMU_LIBRARY", str(tmp_path / "missing.so"))
+    with pytest.raises(FileNotFoundError, match="MXEMU_LIBRARY"):
+        emulator.native_library_path()
+    monkeypatch.delenv("MXEMU_LIBRARY")
+    try:
+        inc = emulator.native_include_path()
+    except FileNotFoundError:
+        pytest.skip("libmxemu is not built")
+    assert os.path.isfile(os.path.join(inc, "mxemu.h"))

@@ -832,6 +832,9 @@ def _batch_scales(scale, p: int, k: int, name: str):
     if scale is None:
         return None, None
     arr = np.asarray(scale)
+    if arr.dtype.kind not in "iu":
+        raise ValueError(f"{name}: scale codes must be integers (an int or an integer array), "
+                         f"got {type(scale).__name__} of dtype {arr.dtype}")
     if arr.ndim == 0:
         return np.full((p, k), int(arr), np.int64), None
     if arr.ndim == 1 and arr.shape[0] == p:
@@ -870,9 +873,9 @@ def dot_batch(a_codes, b_codes, a_fmt, b_fmt, a_scale, b_scale, c_bits, config: 
     _ref.check_code_array(c, cf, "c_bits")
     sa, block_a = _batch_scales(a_scale, p, k, "a_scale")
     sb, block_b = _batch_scales(b_scale, p, k, "b_scale")
-    for s in (sa, sb):
+    for s, name in ((sa, "a_scale"), (sb, "b_scale")):
         if s is not None:
-            _ref.check_code_array(s, scale_fmt, "scale")
+            _ref.check_code_array(s, scale_fmt, name)
     block = config.block_terms or block_a or block_b
     if config.k_split == "scale_blocks":
         if block is None:
