@@ -111,11 +111,12 @@ Operands operands(const py::dict &cfg_d, const py::object &a_fmt_o, const py::ob
         o.sfp = &o.sfmt;
     }
     auto scales = [k](const py::object &obj, int64_t block, int64_t rows, const char *name,
-                      py::array_t<uint8_t> &keep) -> const uint8_t * {
+                      const char *block_name, py::array_t<uint8_t> &keep) -> const uint8_t * {
         if (obj.is_none())
             return nullptr;
         if (block < 1 || k % block)
-            value_error(std::string(name) + ": the block length must be >= 1 and divide K=" +
+            value_error(std::string(block_name) + "=" + std::to_string(block) +
+                        ": the block length of " + name + " must be >= 1 and divide K=" +
                         std::to_string(k));
         keep = checked_array<uint8_t>(obj, name, 2);
         if (keep.shape(0) != rows || keep.shape(1) != k / block)
@@ -124,8 +125,8 @@ Operands operands(const py::dict &cfg_d, const py::object &a_fmt_o, const py::ob
                         std::to_string(k / block) + ")");
         return keep.data();
     };
-    o.asp = scales(as_o, a_block, o.rows_a, "a_scales", o.as);
-    o.bsp = scales(bs_o, b_block, o.rows_b, "b_scales", o.bs);
+    o.asp = scales(as_o, a_block, o.rows_a, "a_scales", "a_block", o.as);
+    o.bsp = scales(bs_o, b_block, o.rows_b, "b_scales", "b_block", o.bs);
     if ((o.asp || o.bsp) && !o.sfp)
         value_error("scale_fmt is required with scales");
     return o;

@@ -17,11 +17,13 @@
  * an adder wider than 126 bits, result formats with more than 29 mantissa
  * bits, and exponent ranges that would need an accumulator over 5120 bits.
  */
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "gemm_simd.h"
 #include "mxemu_internal.h"
 
 __extension__ typedef unsigned __int128 dt_u128;
@@ -53,6 +55,12 @@ typedef struct fside {
 
 #define FS_BIG (1 << 28)
 
+/* A code unpacked (mx_unpack_code's results). */
+typedef struct ucode {
+    int32_t cls, sign, exp;
+    uint64_t sig;
+} ucode;
+
 /* The add of one step: what differs between the unit's steps and the exact C add. */
 typedef struct add_pol {
     int32_t bounded, F, has_carry, carry, alignment, anchor, dropped;
@@ -66,13 +74,21 @@ typedef struct dctx {
     add_pol unit, exact;
     int32_t has_floor, floor, flush;
     int64_t m, n, k, ik, n_instr, block;
-    const side *as, *bs;
+    const side *as, *bs;        /* every operand decoded (scalar path only) */
     const fside *fa, *fb;
+    /* what decode_row reads */
+    const mx_fmt *af, *bf, *sf;
+    const ucode *ta, *tb, *ts;  /* unpack tables (NULL: unpack each code) */
+    const uint32_t *a_codes, *b_codes;
+    const uint8_t *a_scales, *b_scales;
+    int32_t a_block, b_block;
     int32_t fast_ok;            /* the config allows the fast step          */
     int32_t fast_blocks;        /* scale_blocks: the fast exact block sum   */
     int32_t *perm, *soff, *scnt; /* step s: products perm[soff[s] .. +scnt[s]) */
     int32_t nsteps;
     int32_t diag;               /* dot batch: output i is row i of A with row i of B */
+    const mx_simd_plan *simd;   /* the vectorised kernel's data, or NULL    */
+    int32_t zero_align;         /* alignment of a zero C: the floor or none */
     const uint32_t *c_codes;
     uint32_t *d;
     uint8_t *flags;
@@ -82,7 +98,16 @@ typedef struct dctx {
 typedef struct scratch {
     term *prod, *stepbuf, *bsum;
     uint64_t *limbs;
+    side *ra, *rb;      /* one decoded row of A and of B (vectorised path) */
+    fside *rfa, *rfb;
 } scratch;
+
+/* The operands of one output: row i of A and row j of B (B transposed), as
+ * sides and, for the fast steps, as fsides (NULL when not built). */
+typedef struct rows {
+    const side *a, *b;
+    const fside *fa, *fb;
+} rows;
 
 MX_INLINE int bitlen64(uint64_t x) { return x ? 64 - __builtin_clzll(x) : 0; }
 MX_INLINE int bitlen128(dt_u128 x)
@@ -677,11 +702,11 @@ static int fast_block(const fside *A, const fside *B, int np, term *out)
 
 /* One instruction (products k0 .. k0 + ik - 1 of output (i, j), padded past K);
  * returns the result's code in the register format. */
-static uint32_t instruction(const dctx *x, scratch *s, int64_t i, int64_t j, int64_t k0,
+static uint32_t instruction(const dctx *x, scratch *s, const rows *r, int64_t k0,
                             const mx_fmt *cf, uint32_t c_code, uint8_t *flags)
 {
     const int ik = (int)x->ik;
-    const side *a = x->as + i * x->k, *b = x->bs + j * x->k;
+    const side *a = r->a, *b = r->b;
     const term c = reg_term(x, cf, c_code, x->flush);
     const mx_fmt *fmt = &x->out;
     uint32_t code = 0;
@@ -691,7 +716,7 @@ static uint32_t instruction(const dctx *x, scratch *s, int64_t i, int64_t j, int
     if (x->c.k_split == MXEMU_ACC_KSPLIT_SCALE_BLOCKS) {
         int nb = 0;
         if (x->fast_blocks && k0 + ik <= x->k) {
-            const fside *fa = x->fa + i * x->k + k0, *fb = x->fb + j * x->k + k0;
+            const fside *fa = r->fa + k0, *fb = r->fb + k0;
             for (int i0 = 0; i0 < ik; i0 += (int)x->block) {
                 const int i1 = i0 + (int)x->block < ik ? i0 + (int)x->block : ik;
                 if (!fast_block(fa + i0, fb + i0, i1 - i0, &s->bsum[nb])) {
@@ -718,8 +743,8 @@ static uint32_t instruction(const dctx *x, scratch *s, int64_t i, int64_t j, int
         }
     } else {
         const int full = k0 + ik <= x->k;
-        const fside *fa = x->fa ? x->fa + i * x->k + k0 : NULL;
-        const fside *fb = x->fb ? x->fb + j * x->k + k0 : NULL;
+        const fside *fa = r->fa ? r->fa + k0 : NULL;
+        const fside *fb = r->fb ? r->fb + k0 : NULL;
         const int inside = x->c.c_entry == MXEMU_ACC_C_INSIDE;
         for (int st = 0; st < x->nsteps; st++) {
             const int32_t *idx = x->perm + x->soff[st];
@@ -772,14 +797,14 @@ static uint32_t instruction(const dctx *x, scratch *s, int64_t i, int64_t j, int
                          &dummy);
 }
 
-static void dot_one(const dctx *x, scratch *s, int64_t i, int64_t j)
+static void dot_one(const dctx *x, scratch *s, int64_t i, int64_t j, const rows *r)
 {
     const int64_t o = x->diag ? i : i * x->n + j;
     uint8_t flags = 0;
     uint32_t code = x->c_codes ? x->c_codes[o] : 0u;
     const mx_fmt *cf = &x->cf;
     for (int64_t ins = 0; ins < x->n_instr; ins++) {
-        code = instruction(x, s, i, j, ins * x->ik, cf, code, &flags);
+        code = instruction(x, s, r, ins * x->ik, cf, code, &flags);
         cf = &x->reg;
     }
     x->d[o] = code;
@@ -789,34 +814,79 @@ static void dot_one(const dctx *x, scratch *s, int64_t i, int64_t j)
 /* ------------------------------------------------------------------------
  * Setup, validation, threads
  * --------------------------------------------------------------------- */
-static int32_t mk_side(side *o, const mx_fmt *ef, uint32_t code, const mx_fmt *sf,
-                       const uint8_t *scode, int flush, int32_t floor)
+MX_INLINE ucode unpack(const mx_fmt *f, uint32_t code)
 {
-    int sign;
-    int32_t exp;
-    uint64_t sig;
-    int cls = mx_unpack_code(ef, code, &sign, &exp, &sig);
-    o->nan = cls == MXEMU_CLASS_NAN;
-    o->inf = cls == MXEMU_CLASS_INF;
-    o->zero = cls == MXEMU_CLASS_ZERO || (flush && cls == MXEMU_CLASS_SUBNORMAL);
-    o->sign = (uint8_t)sign;
-    o->sig = o->zero ? 0 : sig;
-    o->lsb = exp - ef->man_bits;
-    o->align = o->zero ? floor : exp;
-    if (scode) {
-        int ss;
-        int32_t se;
-        uint64_t sg;
-        int sc = mx_unpack_code(sf, *scode, &ss, &se, &sg);
-        o->nan |= sc == MXEMU_CLASS_NAN;
-        o->inf |= sc == MXEMU_CLASS_INF;
-        int sz = sc == MXEMU_CLASS_ZERO;
+    ucode u;
+    u.cls = mx_unpack_code(f, code, &u.sign, &u.exp, &u.sig);
+    return u;
+}
+
+/* Every code of a format of at most 16 bits unpacked once (decoding an
+ * operand is then a table lookup); NULL for wider formats or no memory. */
+static ucode *unpack_table(const mx_fmt *f)
+{
+    if (f->bits > 16)
+        return NULL;
+    ucode *t = malloc(sizeof(ucode) << f->bits);
+    if (t)
+        for (uint32_t c = 0; c < (1u << f->bits); c++)
+            t[c] = unpack(f, c);
+    return t;
+}
+
+/* One operand element (e, of format ef) with its scale (s, of format sf, or
+ * NULL) folded in. */
+static void mk_side(side *o, const mx_fmt *ef, const ucode *e, const mx_fmt *sf, const ucode *s,
+                    int flush, int32_t floor)
+{
+    o->nan = e->cls == MXEMU_CLASS_NAN;
+    o->inf = e->cls == MXEMU_CLASS_INF;
+    o->zero = e->cls == MXEMU_CLASS_ZERO || (flush && e->cls == MXEMU_CLASS_SUBNORMAL);
+    o->sign = (uint8_t)e->sign;
+    o->sig = o->zero ? 0 : e->sig;
+    o->lsb = e->exp - ef->man_bits;
+    o->align = o->zero ? floor : e->exp;
+    if (s) {
+        o->nan |= s->cls == MXEMU_CLASS_NAN;
+        o->inf |= s->cls == MXEMU_CLASS_INF;
+        const int sz = s->cls == MXEMU_CLASS_ZERO;
         o->zero |= sz;
-        o->sig *= sg;
-        o->lsb += se - sf->man_bits;
-        o->align += sz ? floor : se;
+        o->sig *= s->sig;
+        o->lsb += s->exp - sf->man_bits;
+        o->align += sz ? floor : s->exp;
     }
-    return MXEMU_OK;
+}
+
+/* The fast step's form of a side. */
+static void to_fside(const dctx *x, const side *sd, fside *fd)
+{
+    fd->sig = (uint32_t)sd->sig;
+    fd->sign = sd->sign;
+    fd->special = (uint8_t)(sd->nan | sd->inf);
+    fd->lsb = sd->zero ? FS_BIG : sd->lsb;
+    fd->align = sd->zero && !x->has_floor ? -FS_BIG : sd->align;
+}
+
+/* Row r of A (b_side 0) or of B transposed (b_side 1), scales folded in:
+ * k sides, and their fast forms when fout is not NULL. */
+static void decode_row(const dctx *x, int b_side, int64_t r, side *out, fside *fout)
+{
+    const mx_fmt *ef = b_side ? x->bf : x->af;
+    const ucode *et = b_side ? x->tb : x->ta;
+    const uint32_t *codes = (b_side ? x->b_codes : x->a_codes) + r * x->k;
+    const uint8_t *scales = b_side ? x->b_scales : x->a_scales;
+    const int64_t block = b_side ? x->b_block : x->a_block;
+    for (int64_t q = 0; q < x->k; q++) {
+        const ucode e = et ? et[codes[q]] : unpack(ef, codes[q]);
+        ucode sc = {0, 0, 0, 0};
+        if (scales) {
+            const uint8_t code = scales[r * (x->k / block) + q / block];
+            sc = x->ts ? x->ts[code] : unpack(x->sf, code);
+        }
+        mk_side(&out[q], ef, &e, x->sf, scales ? &sc : NULL, x->flush, x->floor);
+        if (fout)
+            to_fside(x, &out[q], &fout[q]);
+    }
 }
 
 static int fmt_top(const mx_fmt *f) { return f->is_int ? f->bits - 1 - f->man_bits : f->emax + 1; }
@@ -829,25 +899,117 @@ typedef struct worker {
     pthread_t th;
 } worker;
 
+/* The bits of a value that is a normal number of the IEEE-style format f. */
+static uint32_t encode_normal(const mx_fmt *f, double v)
+{
+    uint64_t b;
+    memcpy(&b, &v, sizeof b);
+    const int32_t e = (int32_t)((b >> 52) & 0x7FFu) - 1023;
+    const uint64_t mant = b & ((1ull << 52) - 1u);
+    return ((b >> 63) ? f->sign_mask : 0u) | ((uint32_t)(e + f->bias) << f->man_bits) |
+           (uint32_t)(mant >> (52 - f->man_bits));
+}
+
+/* Rows r0 .. r1 through the vectorised kernel, SIMD_ROWS at a time (the
+ * arrays hold SIMD_ROWS x np); the outputs it marks bad go through dot_one
+ * (the whole output again, from C). */
+#define SIMD_ROWS 16
+
+static void simd_rows(const dctx *x, scratch *s, int64_t r0, int64_t r1, double *acc,
+                      int32_t *acca, uint8_t *inex, uint8_t *bad)
+{
+    const mx_simd_plan *p = x->simd;
+    const int64_t np = p->np;
+    for (int64_t i0 = r0; i0 < r1; i0 += SIMD_ROWS) {
+        const int64_t i1 = i0 + SIMD_ROWS < r1 ? i0 + SIMD_ROWS : r1;
+        for (int64_t i = i0; i < i1; i++)
+            for (int64_t j = 0; j < np; j++) {
+                const int64_t o = (i - i0) * np + j;
+                acc[o] = 0.0;
+                acca[o] = x->zero_align;
+                bad[o] = 0;
+                if (j >= x->n || !x->c_codes)
+                    continue;
+                int sign;
+                int32_t exp;
+                uint64_t sig;
+                const int cls = mx_unpack_code(&x->cf, x->c_codes[i * x->n + j], &sign, &exp,
+                                               &sig);
+                if (cls == MXEMU_CLASS_NORMAL) {
+                    acc[o] = ldexp(sign ? -(double)sig : (double)sig, exp - x->cf.man_bits);
+                    acca[o] = exp;
+                } else if (cls != MXEMU_CLASS_ZERO) {
+                    bad[o] = 1; /* NaN, Inf, subnormal C: every rule of the general path */
+                }
+            }
+        mx_simd_rows(p, i0, i1, acc, acca, inex, bad);
+        for (int64_t i = i0; i < i1; i++) {
+            int have_a = 0;
+            for (int64_t j = 0; j < x->n; j++) {
+                const int64_t o = (i - i0) * np + j;
+                if (bad[o]) { /* decode the two rows (A's once per row) */
+                    if (!have_a)
+                        decode_row(x, 0, i, s->ra, s->rfa);
+                    have_a = 1;
+                    decode_row(x, 1, j, s->rb, s->rfb);
+                    const rows r = {s->ra, s->rb, s->rfa, s->rfb};
+                    dot_one(x, s, i, j, &r);
+                } else {
+                    x->d[i * x->n + j] = encode_normal(&x->reg, acc[o]);
+                    x->flags[i * x->n + j] = inex[o] ? MXEMU_FLAG_INEXACT : 0;
+                }
+            }
+        }
+    }
+}
+
 static int32_t run_rows(const dctx *x, int64_t r0, int64_t r1)
 {
     scratch s;
-    const size_t nt = (size_t)x->ik + 2;
+    memset(&s, 0, sizeof s);
+    const size_t nt = (size_t)x->ik + 2, k = (size_t)x->k + 1;
+    const size_t np = x->simd ? (size_t)(x->simd->np * SIMD_ROWS) : 0;
     s.prod = malloc(sizeof(term) * nt);
     s.stepbuf = malloc(sizeof(term) * nt);
     s.bsum = malloc(sizeof(term) * nt);
     s.limbs = malloc(sizeof(uint64_t) * (size_t)x->limbs);
+    double *acc = NULL;
+    int32_t *acca = NULL;
+    uint8_t *fl = NULL;
+    if (np) {
+        acc = malloc(sizeof(double) * np);
+        acca = malloc(sizeof(int32_t) * np);
+        fl = malloc(2 * np + 16);
+        s.ra = malloc(sizeof(side) * k);
+        s.rb = malloc(sizeof(side) * k);
+        s.rfa = malloc(sizeof(fside) * k);
+        s.rfb = malloc(sizeof(fside) * k);
+    }
     int32_t st = MXEMU_OK;
-    if (!s.prod || !s.stepbuf || !s.bsum || !s.limbs)
+    if (!s.prod || !s.stepbuf || !s.bsum || !s.limbs ||
+        (np && (!acc || !acca || !fl || !s.ra || !s.rb || !s.rfa || !s.rfb)))
         st = MXEMU_ERR_ALLOC;
+    else if (np)
+        simd_rows(x, &s, r0, r1, acc, acca, fl, fl + np + 8);
     else
         for (int64_t i = r0; i < r1; i++)
-            for (int64_t j = x->diag ? i : 0; j < (x->diag ? i + 1 : x->n); j++)
-                dot_one(x, &s, i, j);
+            for (int64_t j = x->diag ? i : 0; j < (x->diag ? i + 1 : x->n); j++) {
+                const rows r = {x->as + i * x->k, x->bs + j * x->k,
+                                x->fa ? x->fa + i * x->k : NULL,
+                                x->fb ? x->fb + j * x->k : NULL};
+                dot_one(x, &s, i, j, &r);
+            }
     free(s.prod);
     free(s.stepbuf);
     free(s.bsum);
     free(s.limbs);
+    free(s.ra);
+    free(s.rb);
+    free(s.rfa);
+    free(s.rfb);
+    free(acc);
+    free(acca);
+    free(fl);
     return st;
 }
 
@@ -902,6 +1064,209 @@ static int64_t env_threads(void)
 }
 
 #define IN(v, lo, hi) ((v) >= (lo) && (v) <= (hi))
+
+/* ------------------------------------------------------------------------
+ * The vectorised kernel (gemm_simd.c): when it applies, and its data
+ * --------------------------------------------------------------------- */
+static int simd_rc(int32_t mode)
+{
+    switch (mode) {
+    case MXEMU_RNE: return 0;
+    case MXEMU_RDN: return 1;
+    case MXEMU_RUP: return 2;
+    case MXEMU_RTZ: return 3;
+    default: return -1; /* RNA, RTO, SR: the scalar path */
+    }
+}
+
+/* 2^e as a double, e in [-1022, 1023]. */
+MX_INLINE double pow2i(int32_t e)
+{
+    const uint64_t b = (uint64_t)(e + 1023) << 52;
+    double v;
+    memcpy(&v, &b, sizeof v);
+    return v;
+}
+
+/* The exact value of a fast-path operand (its lsb within +-400: see below). */
+MX_INLINE double fside_value(const fside *f)
+{
+    const double v = f->sig ? (double)f->sig * pow2i(f->lsb) : 0.0;
+    return f->sign ? -v : v;
+}
+
+static int simd_env_enabled(void)
+{
+    const char *e = getenv("MXEMU_GEMM_SIMD"); /* "0": the scalar path only (tests) */
+    return !(e && e[0] == '0' && e[1] == '\0');
+}
+
+/* Writes one decoded operand row into the plan's arrays at v[pos * stride],
+ * e[...], l[...] (K in step order, padding past K); returns 0 when an
+ * operand is outside the kernel's exponent range, and sets
+ * spec[ins * spec_stride] for each instruction holding a NaN or Inf;
+ * *sig_bits tracks the widest significand. */
+static int plan_row(const dctx *x, const fside *f, int64_t kp, int64_t stride, double *v,
+                    int32_t *e, int32_t *l, uint8_t *spec, int64_t spec_stride, int *sig_bits)
+{
+    for (int64_t pos = 0; pos < kp; pos++) {
+        const int64_t ins = pos / x->ik, kk = ins * x->ik + x->perm[pos % x->ik];
+        const int64_t o = pos * stride;
+        if (kk >= x->k) { /* padding: never counts */
+            v[o] = 0.0;
+            e[o] = -2 * FS_BIG;
+            l[o] = 2 * FS_BIG;
+            continue;
+        }
+        const fside *t = &f[kk];
+        if (t->special) {
+            spec[ins * spec_stride] = 1;
+        } else if (t->sig) {
+            if (t->lsb < -400 || t->lsb > 400 || t->align < -400 || t->align > 400)
+                return 0;
+            const int b = bitlen64(t->sig);
+            *sig_bits = b > *sig_bits ? b : *sig_bits;
+        }
+        v[o] = t->special ? 0.0 : fside_value(t);
+        e[o] = t->align;
+        l[o] = t->lsb;
+    }
+    return 1;
+}
+
+/* Fills *p (its arrays in one allocation, *mem) when the kernel covers the
+ * call: the fast step's configurations, rounding modes an
+ * integer rounding has, a register format holding every output value, sums
+ * that binary64 holds exactly, and operand exponents far inside binary64's
+ * range.  Returns 1 when it does, 0 otherwise (or when out of memory).  The
+ * operands are decoded here, a row at a time, straight into the plan. */
+static int simd_plan_build(const dctx *x, mx_simd_plan *p, void **mem)
+{
+    *mem = NULL;
+    const mxemu_accum_config *c = &x->c;
+    if (!x->fast_ok || x->diag || !simd_env_enabled() || !mx_simd_available())
+        return 0;
+    const int after = c->c_entry == MXEMU_ACC_C_AFTER;
+    const int rc_out = simd_rc(x->out_rc.mode), rc_step = simd_rc(x->step_rc.mode);
+    if (rc_out < 0 || ((x->nsteps > 1 || after) && rc_step < 0))
+        return 0;
+    if (x->reg.man_bits < x->out.man_bits || x->reg.emin > x->out.emin ||
+        x->reg.emax < x->out.emax)
+        return 0;
+    const mx_fmt *fs[2] = {&x->out, &x->step};
+    for (int u = 0; u < 2; u++)
+        if (fs[u]->emin < -900 || fs[u]->emax > 900)
+            return 0;
+    int max_terms = 0;
+    for (int st = 0; st < x->nsteps; st++)
+        max_terms = x->scnt[st] > max_terms ? x->scnt[st] : max_terms;
+    if (x->unit.bounded && x->unit.F + 4 + bitlen64((uint64_t)max_terms + 1) > 53)
+        return 0;
+    /* the arrays */
+    const int64_t m = x->m, n = x->n, ik = x->ik, ni = x->n_instr, kp = ni * ik, k = x->k;
+    const int64_t np = (n + 7) / 8 * 8, nst = ni * x->nsteps;
+    const size_t bytes = (size_t)(m * kp + kp * np) * (sizeof(double) + 2 * sizeof(int32_t)) +
+                         (size_t)(m * nst + np * nst) * 2 * sizeof(int32_t) +
+                         (size_t)(m * ni + ni * np) + 64;
+    char *buf = malloc(bytes);
+    side *rs = malloc(sizeof(side) * (size_t)(k + 1));
+    fside *rf = malloc(sizeof(fside) * (size_t)(k + 1));
+    if (!buf || !rs || !rf) {
+        free(buf);
+        free(rs);
+        free(rf);
+        return 0;
+    }
+    double *va = (double *)buf, *vb = va + m * kp;
+    int32_t *ea = (int32_t *)(vb + kp * np), *la = ea + m * kp, *eb = la + m * kp,
+            *lb = eb + kp * np;
+    int32_t *amax = lb + kp * np, *amin = amax + m * nst, *bmax = amin + m * nst,
+            *bmin = bmax + np * nst;
+    uint8_t *rsp = (uint8_t *)(bmin + np * nst), *csp = rsp + m * ni;
+    memset(rsp, 0, (size_t)(m * ni + ni * np));
+    /* operands within +-400 in exponent, significands of at most 53 bits together */
+    int ok = 1, sig_a = 0, sig_b = 0;
+    for (int64_t i = 0; i < m && ok; i++) {
+        decode_row(x, 0, i, rs, rf);
+        ok = plan_row(x, rf, kp, 1, va + i * kp, ea + i * kp, la + i * kp, rsp + i * ni, 1,
+                      &sig_a);
+    }
+    for (int64_t j = 0; j < np && ok; j++) { /* B in panels of 8 columns */
+        const int64_t base = (j / 8) * kp * 8 + j % 8;
+        if (j < n) {
+            decode_row(x, 1, j, rs, rf);
+            ok = plan_row(x, rf, kp, 8, vb + base, eb + base, lb + base, csp + j, np, &sig_b);
+        } else {
+            for (int64_t pos = 0; pos < kp; pos++) {
+                vb[base + pos * 8] = 0.0;
+                eb[base + pos * 8] = -2 * FS_BIG;
+                lb[base + pos * 8] = 2 * FS_BIG;
+            }
+        }
+    }
+    free(rs);
+    free(rf);
+    if (!ok || sig_a + sig_b > 53) {
+        free(buf);
+        return 0;
+    }
+    /* the bounds of each step: over the positions of step st of instruction ins */
+    for (int64_t sx = 0; sx < nst; sx++) {
+        const int64_t lo = (sx / x->nsteps) * ik + x->soff[sx % x->nsteps];
+        const int64_t hi = lo + x->scnt[sx % x->nsteps];
+        for (int64_t i = 0; i < m; i++) {
+            int32_t mx = -2 * FS_BIG, mn = 2 * FS_BIG;
+            for (int64_t pos = lo; pos < hi; pos++) {
+                mx = ea[i * kp + pos] > mx ? ea[i * kp + pos] : mx;
+                mn = la[i * kp + pos] < mn ? la[i * kp + pos] : mn;
+            }
+            amax[i * nst + sx] = mx;
+            amin[i * nst + sx] = mn;
+        }
+        for (int64_t j = 0; j < np; j++) {
+            const int64_t base = (j / 8) * kp * 8 + j % 8;
+            int32_t mx = -2 * FS_BIG, mn = 2 * FS_BIG;
+            for (int64_t pos = lo; pos < hi; pos++) {
+                mx = eb[base + pos * 8] > mx ? eb[base + pos * 8] : mx;
+                mn = lb[base + pos * 8] < mn ? lb[base + pos * 8] : mn;
+            }
+            bmax[(j / 8) * nst * 8 + sx * 8 + j % 8] = mx;
+            bmin[(j / 8) * nst * 8 + sx * 8 + j % 8] = mn;
+        }
+    }
+    p->amax_e = amax;
+    p->amin_l = amin;
+    p->bmax_e = bmax;
+    p->bmin_l = bmin;
+    p->kp = kp;
+    p->np = np;
+    p->ik = ik;
+    p->n_instr = ni;
+    p->nsteps = x->nsteps;
+    p->soff = x->soff;
+    p->scnt = x->scnt;
+    p->bounded = x->unit.bounded;
+    p->F = x->unit.F;
+    int am = x->cf.man_bits;
+    const mx_fmt *accf[3] = {&x->reg, &x->out, &x->step};
+    for (int u = 0; u < 3; u++)
+        am = accf[u]->man_bits > am ? accf[u]->man_bits : am;
+    p->acc_man = am;
+    p->c_after = after;
+    p->zero_align = x->zero_align;
+    p->step = (mx_simd_fmt){x->step.man_bits, x->step.emin, x->step.emax, rc_step};
+    p->out = (mx_simd_fmt){x->out.man_bits, x->out.emin, x->out.emax, rc_out};
+    p->va = va;
+    p->ea = ea;
+    p->la = la;
+    p->vb = vb;
+    p->eb = eb;
+    p->lb = lb;
+    p->row_spec = rsp;
+    p->col_spec = csp;
+    *mem = buf;
+    return 1;
+}
 
 /* The GEMM (diag = 0: every output (i, j) of an M x N result) or the dot batch
  * (diag = 1, m == n: output i is the dot of A's row i with B's row i, so C, D
@@ -1074,46 +1439,11 @@ static int32_t run_model(const mxemu_accum_config *cfg, int64_t m, int64_t n, in
                 return MXEMU_ERR_CODE_RANGE;
     if (m == 0 || n == 0)
         return MXEMU_OK;
-    /* 7. operands decoded once, scales folded in */
-    side *as = malloc(sizeof(side) * (size_t)(m * k + 1));
-    side *bs = malloc(sizeof(side) * (size_t)(n * k + 1));
-    if (!as || !bs) {
-        free(as);
-        free(bs);
-        return MXEMU_ERR_ALLOC;
-    }
-    for (int64_t i = 0; i < m; i++)
-        for (int64_t q = 0; q < k; q++)
-            mk_side(&as[i * k + q], &af, a_codes[i * k + q], &sf,
-                    a_scales ? &a_scales[i * (k / a_block) + q / a_block] : NULL, x.flush,
-                    x.floor);
-    for (int64_t j = 0; j < n; j++)
-        for (int64_t q = 0; q < k; q++)
-            mk_side(&bs[j * k + q], &bf, b_codes[j * k + q], &sf,
-                    b_scales ? &b_scales[j * (k / b_block) + q / b_block] : NULL, x.flush,
-                    x.floor);
-    x.as = as;
-    x.bs = bs;
-    /* the step layout: step st takes products perm[soff[st] .. soff[st] + scnt[st]) */
+    /* 7. the step layout: step st takes products perm[soff[st] .. soff[st] + scnt[st]) */
     const int ik = (int)x.ik;
     int32_t *lay = malloc(sizeof(int32_t) * (size_t)(3 * ik + 3));
-    fside *fa = NULL, *fb = NULL;
-    x.fast_ok = !c->has_product_format && c->product_exponent == MXEMU_ACC_PEXP_OPERANDS &&
-                c->alignment == MXEMU_ACC_ALIGN_MAX && c->dropped == MXEMU_ACC_DROPPED_TRUNCATE &&
-                c->carry_bits < 0 && c->k_split != MXEMU_ACC_KSPLIT_SCALE_BLOCKS;
-    x.fast_blocks = c->k_split == MXEMU_ACC_KSPLIT_SCALE_BLOCKS && !c->has_product_format;
-    if (x.fast_ok || x.fast_blocks) {
-        fa = malloc(sizeof(fside) * (size_t)(m * k + 1));
-        fb = malloc(sizeof(fside) * (size_t)(n * k + 1));
-    }
-    if (!lay || ((x.fast_ok || x.fast_blocks) && (!fa || !fb))) {
-        free(lay);
-        free(fa);
-        free(fb);
-        free(as);
-        free(bs);
+    if (!lay)
         return MXEMU_ERR_ALLOC;
-    }
     x.perm = lay;
     x.soff = lay + ik;
     x.scnt = lay + 2 * ik + 1;
@@ -1142,19 +1472,10 @@ static int32_t run_model(const mxemu_accum_config *cfg, int64_t m, int64_t n, in
             x.nsteps = ns;
         }
     }
-    if (x.fast_ok || x.fast_blocks) {
-        for (int64_t u = 0; u < m * k + n * k; u++) {
-            const side *sd = u < m * k ? &as[u] : &bs[u - m * k];
-            fside *fd = u < m * k ? &fa[u] : &fb[u - m * k];
-            fd->sig = (uint32_t)sd->sig;
-            fd->sign = sd->sign;
-            fd->special = (uint8_t)(sd->nan | sd->inf);
-            fd->lsb = sd->zero ? FS_BIG : sd->lsb;
-            fd->align = sd->zero && !x.has_floor ? -FS_BIG : sd->align;
-        }
-        x.fa = fa;
-        x.fb = fb;
-    }
+    x.fast_ok = !c->has_product_format && c->product_exponent == MXEMU_ACC_PEXP_OPERANDS &&
+                c->alignment == MXEMU_ACC_ALIGN_MAX && c->dropped == MXEMU_ACC_DROPPED_TRUNCATE &&
+                c->carry_bits < 0 && c->k_split != MXEMU_ACC_KSPLIT_SCALE_BLOCKS;
+    x.fast_blocks = c->k_split == MXEMU_ACC_KSPLIT_SCALE_BLOCKS && !c->has_product_format;
     x.m = m;
     x.n = n;
     x.k = k;
@@ -1162,14 +1483,60 @@ static int32_t run_model(const mxemu_accum_config *cfg, int64_t m, int64_t n, in
     x.c_codes = c_codes;
     x.d = d_codes;
     x.flags = flags;
-    /* 8. rows split across threads */
+    x.zero_align = x.has_floor ? x.floor : -FS_BIG;
+    /* 8. the operands, decoded once with their scales folded in: straight into
+     * the vectorised kernel's plan when it applies, else as sides */
+    ucode *ta = unpack_table(&af), *tb = unpack_table(&bf);
+    ucode *ts = scaled ? unpack_table(&sf) : NULL;
+    x.af = &af;
+    x.bf = &bf;
+    x.sf = &sf;
+    x.ta = ta;
+    x.tb = tb;
+    x.ts = ts;
+    x.a_codes = a_codes;
+    x.b_codes = b_codes;
+    x.a_scales = a_scales;
+    x.b_scales = b_scales;
+    x.a_block = a_block;
+    x.b_block = b_block;
+    mx_simd_plan plan;
+    void *plan_mem = NULL;
+    side *as = NULL, *bs = NULL;
+    fside *fa = NULL, *fb = NULL;
+    const int fast = x.fast_ok || x.fast_blocks;
+    st = MXEMU_OK;
+    if (simd_plan_build(&x, &plan, &plan_mem)) {
+        x.simd = &plan;
+    } else {
+        as = malloc(sizeof(side) * (size_t)(m * k + 1));
+        bs = malloc(sizeof(side) * (size_t)(n * k + 1));
+        if (fast) {
+            fa = malloc(sizeof(fside) * (size_t)(m * k + 1));
+            fb = malloc(sizeof(fside) * (size_t)(n * k + 1));
+        }
+        if (!as || !bs || (fast && (!fa || !fb))) {
+            st = MXEMU_ERR_ALLOC;
+        } else {
+            for (int64_t i = 0; i < m; i++)
+                decode_row(&x, 0, i, as + i * k, fast ? fa + i * k : NULL);
+            for (int64_t j = 0; j < n; j++)
+                decode_row(&x, 1, j, bs + j * k, fast ? fb + j * k : NULL);
+            x.as = as;
+            x.bs = bs;
+            x.fa = fa;
+            x.fb = fb;
+        }
+    }
+    /* 9. rows split across threads */
     int64_t nth = threads > 0 ? threads : env_threads();
     if (nth > m)
         nth = m;
     if (nth < 1)
         nth = 1;
-    st = MXEMU_OK;
-    if (nth == 1) {
+    if (st != MXEMU_OK) {
+        /* out of memory above: nothing to run */
+    } else if (nth == 1) {
         st = run_rows(&x, 0, m);
     } else {
         worker *w = calloc((size_t)nth, sizeof(worker));
@@ -1193,10 +1560,14 @@ static int32_t run_model(const mxemu_accum_config *cfg, int64_t m, int64_t n, in
             free(w);
         }
     }
+    free(plan_mem);
     free(as);
     free(bs);
     free(fa);
     free(fb);
+    free(ta);
+    free(tb);
+    free(ts);
     free(lay);
     return st;
 }

@@ -1,0 +1,248 @@
+/*
+ * gemm_simd.c - dot.c's fast step for 8 output columns at once, in AVX-512
+ * binary64 (see gemm_simd.h for what it computes and why it is exact).
+ *
+ * Per step and lane:
+ *   1. E = max(alignment of C, alignment of every product)       (int32)
+ *   2. bounded F: every term t -> trunc(t * 2^(F - E)), an integer, exact;
+ *      their sum is exact (|sum| < 2^53); "lost" when a term had a fraction.
+ *      unbounded F: the exact sum by fused multiply-adds, each partial sum a
+ *      multiple of the smallest lsb and below 2^53 of it (checked per lane).
+ *   3. the sum S rounds once into the step format: e = floor(log2 |S|),
+ *      y = S * 2^(M - e) in [2^M, 2^(M+1)), r = y rounded to an integer with
+ *      the mode, result r * 2^(e - M); inexact when r != y.
+ * Lanes whose S is zero, or whose e or result exponent falls outside the
+ * format's normal range, are marked bad (dot.c redoes them with every rule:
+ * zero signs, subnormals, overflow policies).
+ */
+#include "gemm_simd.h"
+
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__) && \
+    !defined(MXEMU_NO_MULTIVERSION)
+#include <immintrin.h>
+
+#define T512 __attribute__((target("avx512f,avx512dq,avx512vl,avx512bw")))
+#define BIG (1 << 28)
+
+int mx_simd_available(void)
+{
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw");
+}
+
+/* 8 bytes (0 / nonzero) as a lane mask. */
+T512 static inline __mmask8 bytes_mask(const uint8_t *b)
+{
+    const __m128i v = _mm_loadl_epi64((const __m128i *)b);
+    return (__mmask8)_mm_test_epi8_mask(v, v);
+}
+
+T512 static inline void mask_bytes(uint8_t *b, __mmask8 m)
+{
+    for (int l = 0; l < 8; l++)
+        b[l] = (uint8_t)((m >> l) & 1u);
+}
+
+/* y rounded to an integer; rc as in mx_simd_fmt (the immediate needs a constant). */
+T512 static inline __m512d round_int(__m512d y, int rc)
+{
+    switch (rc) {
+    case 0: return _mm512_roundscale_pd(y, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    case 1: return _mm512_roundscale_pd(y, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+    case 2: return _mm512_roundscale_pd(y, _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC);
+    default: return _mm512_roundscale_pd(y, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    }
+}
+
+T512 static inline __m256i load8i(const int32_t *p) { return _mm256_loadu_si256((const __m256i *)p); }
+
+/* acc + sum of va[t] * vb[t] over the step by fused multiply-adds in two
+ * chains (only called where every partial sum is exact). */
+T512 static inline __m512d fma_sum(const double *va, const double *vb, int nt, __m512d acc)
+{
+    __m512d s0 = acc, s1 = _mm512_setzero_pd();
+    int t = 0;
+    for (; t + 1 < nt; t += 2) {
+        s0 = _mm512_fmadd_pd(_mm512_set1_pd(va[t]), _mm512_loadu_pd(vb + t * 8), s0);
+        s1 = _mm512_fmadd_pd(_mm512_set1_pd(va[t + 1]), _mm512_loadu_pd(vb + t * 8 + 8), s1);
+    }
+    if (t < nt)
+        s0 = _mm512_fmadd_pd(_mm512_set1_pd(va[t]), _mm512_loadu_pd(vb + t * 8), s0);
+    return _mm512_add_pd(s0, s1);
+}
+
+/* v cut toward zero to a multiple of 2^q, given nq = -q; *lost |= lanes that lost bits. */
+T512 static inline __m512d cut(__m512d v, __m512d nq, __mmask8 *lost)
+{
+    const __m512d y = _mm512_scalef_pd(v, nq);
+    const __m512d r = _mm512_roundscale_pd(y, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    *lost |= _mm512_cmp_pd_mask(r, y, _CMP_NEQ_UQ);
+    return _mm512_scalef_pd(r, _mm512_sub_pd(_mm512_setzero_pd(), nq));
+}
+
+/* tot rounded once into f (the acc of the next step): lanes whose tot is zero
+ * or leaves f's normal range are marked bad. */
+T512 static inline __m512d round_into(__m512d tot, const mx_simd_fmt *f, __mmask8 lost,
+                                      __mmask8 *inex, __mmask8 *bad, __m256i *accal)
+{
+    const __m512d zero = _mm512_setzero_pd();
+    *bad |= _mm512_cmp_pd_mask(tot, zero, _CMP_EQ_OQ);
+    const __m512d e = _mm512_getexp_pd(tot);
+    const __m256i ei = _mm512_cvtpd_epi32(e);
+    *bad |= _mm256_cmplt_epi32_mask(ei, _mm256_set1_epi32(f->emin)) |
+            _mm256_cmpgt_epi32_mask(ei, _mm256_set1_epi32(f->emax));
+    const __m512d sh = _mm512_sub_pd(_mm512_set1_pd((double)f->man), e);
+    const __m512d y = _mm512_scalef_pd(tot, sh);
+    const __m512d r = round_int(y, f->rc);
+    *inex |= lost | _mm512_cmp_pd_mask(r, y, _CMP_NEQ_UQ);
+    const __m512d acc = _mm512_scalef_pd(r, _mm512_sub_pd(zero, sh));
+    *accal = _mm512_cvtpd_epi32(_mm512_getexp_pd(acc));
+    *bad |= _mm256_cmpgt_epi32_mask(*accal, _mm256_set1_epi32(f->emax));
+    return acc;
+}
+
+/* Row i, columns j0 .. j0 + 7 (lanes at j0 of the row's arrays).  Each step
+ * takes the cheapest route that is provably exact for its 8 lanes:
+ *   a. bounds: E <= Eb = max(acc's alignment, max_t ea + max_t eb) and every
+ *      product's lsb >= min_t la + min_t lb; when no product and not the
+ *      accumulator can be cut at Eb - F (or, unbounded, the spread fits
+ *      binary64), the step is one exact fused multiply-add sum;
+ *   b. else the exact E; when no product is cut at E - F, only the
+ *      accumulator is, and the products go through the same exact sum;
+ *   c. else every term is cut (or, unbounded, lanes too wide are bad). */
+T512 static void tile(const mx_simd_plan *p, int64_t i, int64_t j0, double *accv, int32_t *acca,
+                      uint8_t *inexv, uint8_t *badv)
+{
+    const int64_t kp = p->kp, np = p->np, nst = p->n_instr * p->nsteps;
+    const double *va = p->va + i * kp;
+    const int32_t *ea = p->ea + i * kp;
+    const int32_t *la = p->la + i * kp;
+    const int32_t *amax = p->amax_e + i * nst, *amin = p->amin_l + i * nst;
+    const int32_t *bmax = p->bmax_e + (j0 / 8) * nst * 8, *bmin = p->bmin_l + (j0 / 8) * nst * 8;
+    const uint8_t *rs = p->row_spec + i * p->n_instr;
+    const __m256i too_low = _mm256_set1_epi32(-BIG / 2);
+    const __m256i accman = _mm256_set1_epi32(p->acc_man);
+    const __m512d zero = _mm512_setzero_pd();
+    __m512d acc = _mm512_loadu_pd(accv + j0);
+    __m256i accal = load8i(acca + j0);
+    __mmask8 bad = bytes_mask(badv + j0), inex = 0;
+    for (int64_t ins = 0; ins < p->n_instr && bad != 0xFF; ins++) {
+        if (rs[ins]) {
+            bad = 0xFF;
+            break;
+        }
+        bad |= bytes_mask(p->col_spec + ins * np + j0);
+        /* C after the steps: they chain from +0, C joins in an exact add */
+        const __m512d cval = acc;
+        if (p->c_after) {
+            acc = zero;
+            accal = _mm256_set1_epi32(p->zero_align);
+        }
+        for (int st = 0; st < p->nsteps; st++) {
+            const int64_t k0 = ins * p->ik + p->soff[st], sx = ins * p->nsteps + st;
+            const int nt = p->scnt[st];
+            const mx_simd_fmt *f = st == p->nsteps - 1 && !p->c_after ? &p->out : &p->step;
+            const double *vb = p->vb + (j0 / 8) * kp * 8 + k0 * 8;
+            const __mmask8 acc0 = _mm512_cmp_pd_mask(acc, zero, _CMP_EQ_OQ);
+            const __m256i acc_lsb = _mm256_sub_epi32(accal, accman);
+            /* a. the bounds */
+            const __m256i Eb = _mm256_max_epi32(
+                accal, _mm256_add_epi32(_mm256_set1_epi32(amax[sx]), load8i(bmax + sx * 8)));
+            const __m256i Lb = _mm256_add_epi32(_mm256_set1_epi32(amin[sx]),
+                                                load8i(bmin + sx * 8));
+            __m512d tot;
+            __mmask8 lost = 0;
+            if (p->bounded) {
+                const __m256i qb = _mm256_sub_epi32(Eb, _mm256_set1_epi32(p->F));
+                const __mmask8 fine = _mm256_cmpge_epi32_mask(Lb, qb) &
+                                      (acc0 | _mm256_cmpge_epi32_mask(acc_lsb, qb));
+                if ((__mmask8)(fine | bad) == 0xFF) {
+                    tot = fma_sum(va + k0, vb, nt, acc);
+                } else {
+                    /* b. the exact alignment exponent */
+                    const int32_t *eb = p->eb + (j0 / 8) * kp * 8 + k0 * 8;
+                    __m256i E = accal;
+                    for (int t = 0; t < nt; t++)
+                        E = _mm256_max_epi32(E, _mm256_add_epi32(
+                                                    _mm256_set1_epi32(ea[k0 + t]),
+                                                    load8i(eb + t * 8)));
+                    bad |= _mm256_cmplt_epi32_mask(E, too_low);
+                    const __m256i q = _mm256_sub_epi32(E, _mm256_set1_epi32(p->F));
+                    const __m512d nq = _mm512_cvtepi32_pd(_mm256_sub_epi32(_mm256_setzero_si256(), q));
+                    if ((__mmask8)(_mm256_cmpge_epi32_mask(Lb, q) | bad) == 0xFF) {
+                        tot = fma_sum(va + k0, vb, nt, cut(acc, nq, &lost));
+                    } else {
+                        /* c. every term cut */
+                        tot = cut(acc, nq, &lost);
+                        for (int t = 0; t < nt; t++)
+                            tot = _mm512_add_pd(
+                                tot, cut(_mm512_mul_pd(_mm512_set1_pd(va[k0 + t]),
+                                                       _mm512_loadu_pd(vb + t * 8)),
+                                         nq, &lost));
+                    }
+                }
+            } else {
+                /* unbounded: the exact sum; partial sums are multiples of 2^Q below
+                 * (nt + 1) * 2^(E + 4), so they fit binary64 when E - Q + 4 + lg <= 53 */
+                int lg = 1;
+                while ((1 << lg) <= nt + 1)
+                    lg++;
+                const __m256i lim = _mm256_set1_epi32(53 - 4 - lg);
+                const __m256i Qb = _mm256_mask_blend_epi32(acc0, _mm256_min_epi32(Lb, acc_lsb),
+                                                           Lb);
+                __mmask8 wide = _mm256_cmpgt_epi32_mask(_mm256_sub_epi32(Eb, Qb), lim);
+                if ((__mmask8)(wide & ~bad)) {
+                    /* b. the exact E and Q of the lanes */
+                    const int32_t *eb = p->eb + (j0 / 8) * kp * 8 + k0 * 8;
+                    const int32_t *lb = p->lb + (j0 / 8) * kp * 8 + k0 * 8;
+                    __m256i E = accal;
+                    __m256i Q = _mm256_mask_blend_epi32(acc0, acc_lsb, _mm256_set1_epi32(2 * BIG));
+                    for (int t = 0; t < nt; t++) {
+                        E = _mm256_max_epi32(E, _mm256_add_epi32(_mm256_set1_epi32(ea[k0 + t]),
+                                                                 load8i(eb + t * 8)));
+                        Q = _mm256_min_epi32(Q, _mm256_add_epi32(_mm256_set1_epi32(la[k0 + t]),
+                                                                 load8i(lb + t * 8)));
+                    }
+                    bad |= _mm256_cmpgt_epi32_mask(_mm256_sub_epi32(E, Q), lim);
+                }
+                tot = fma_sum(va + k0, vb, nt, acc);
+            }
+            acc = round_into(tot, f, lost, &inex, &bad, &accal);
+        }
+        if (p->c_after) { /* the steps' result + C, exact (TwoSum error 0), rounded once */
+            const __m512d sum = _mm512_add_pd(acc, cval);
+            const __m512d bv = _mm512_sub_pd(sum, acc);
+            const __m512d err = _mm512_add_pd(_mm512_sub_pd(acc, _mm512_sub_pd(sum, bv)),
+                                              _mm512_sub_pd(cval, bv));
+            bad |= _mm512_cmp_pd_mask(err, zero, _CMP_NEQ_UQ);
+            acc = round_into(sum, &p->out, 0, &inex, &bad, &accal);
+        }
+    }
+    _mm512_storeu_pd(accv + j0, acc);
+    _mm256_storeu_si256((__m256i *)(acca + j0), accal);
+    mask_bytes(inexv + j0, inex);
+    mask_bytes(badv + j0, bad);
+}
+
+/* B's 8-column tile stays in cache while every row of the block passes. */
+T512 void mx_simd_rows(const mx_simd_plan *p, int64_t i0, int64_t i1, double *acc,
+                       int32_t *acc_align, uint8_t *inexact, uint8_t *bad)
+{
+    for (int64_t j0 = 0; j0 < p->np; j0 += 8)
+        for (int64_t i = i0; i < i1; i++) {
+            const int64_t o = (i - i0) * p->np;
+            tile(p, i, j0, acc + o, acc_align + o, inexact + o, bad + o);
+        }
+}
+
+#else /* no x86-64 GNU C: dot.c keeps its scalar path */
+
+int mx_simd_available(void) { return 0; }
+
+void mx_simd_rows(const mx_simd_plan *p, int64_t i0, int64_t i1, double *acc,
+                  int32_t *acc_align, uint8_t *inexact, uint8_t *bad)
+{
+    (void)p; (void)i0; (void)i1; (void)acc; (void)acc_align; (void)inexact; (void)bad;
+}
+
+#endif
