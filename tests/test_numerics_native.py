@@ -428,7 +428,8 @@ def test_c_abi_dot_matches_reference():
 
 
 @pytest.mark.parametrize("name", ["b200-mxf8f6f4", "h100-fp8-wgmma", "exact", "mxdotp", "b200-fp8",
-                                  "h100-fp8-fp16", "h100-fp16", "b200-fp16-fp16", "a100-bf16"])
+                                  "h100-fp8-fp16", "h100-fp16", "b200-fp16-fp16", "a100-bf16",
+                                  "b200-mxf4nvf4", "blocks-c-after"])
 @pytest.mark.parametrize("seed", [1, 2])
 def test_vectorised_kernel_matches_scalar_and_numpy(name, seed, monkeypatch):
     """The AVX-512 kernel (gemm_simd.c, 8 output columns at a time; tiers by exponent bounds)
@@ -436,7 +437,11 @@ def test_vectorised_kernel_matches_scalar_and_numpy(name, seed, monkeypatch):
     on shapes with ragged column panels, quantized Gaussian data with outliers, tiny values,
     zeros, NaN/Inf codes and scales, and C with specials and subnormals."""
     from emulator.numerics import gemm_fast
-    cfg = get_preset(name).config
+    if name == "blocks-c-after":  # scale blocks, C after the step, a step format
+        cfg = get_preset("b200-mxf4nvf4").config.replace(c_entry="after", step_format=FP16,
+                                                         instruction_k=48)
+    else:
+        cfg = get_preset(name).config
     rng = np.random.default_rng(seed)
     m, n, k = 21, 19, 96
     x = rng.standard_normal((m, k)) * np.exp2(rng.integers(-30, 30, (m, 1)))
@@ -444,10 +449,12 @@ def test_vectorised_kernel_matches_scalar_and_numpy(name, seed, monkeypatch):
     x[rng.random((m, k)) < 0.05] = 0.0
     x[0, :] *= 1e-30  # a row of tiny values
     y[:, 3] = 2.0 ** rng.integers(-20, 20, k)  # exact powers of two: ties and exact sums
-    if name.startswith(("b200-mx", "exact", "mxdotp", "h100-fp8", "b200-fp8")):
-        A = emulator.quantize(x.astype(np.float32), "e4m3", axis=1)
-        B = emulator.quantize(y.astype(np.float32), "e4m3", axis=0)
-        A.codes[2, 5] = 0x7F  # NaN element
+    if name.startswith(("b200-mx", "exact", "mxdotp", "h100-fp8", "b200-fp8", "blocks")):
+        elem = "e2m1" if "mxf4" in name or "blocks" in name else "e4m3"
+        A = emulator.quantize(x.astype(np.float32), elem, axis=1)
+        B = emulator.quantize(y.astype(np.float32), elem, axis=0)
+        if elem == "e4m3":
+            A.codes[2, 5] = 0x7F  # NaN element
         B.scales[1, 7] = 0xFF  # NaN scale
     else:
         fmt = {"fp16": FP16, "bf16": BF16}[name.split("-")[1]]

@@ -1144,7 +1144,13 @@ static int simd_plan_build(const dctx *x, mx_simd_plan *p, void **mem)
 {
     *mem = NULL;
     const mxemu_accum_config *c = &x->c;
-    if (!x->fast_ok || x->diag || !simd_env_enabled() || !mx_simd_available())
+    /* SCALE_BLOCKS: the blocks of an instruction play the steps' part */
+    const int blocks = c->k_split == MXEMU_ACC_KSPLIT_SCALE_BLOCKS;
+    const int nsb = blocks ? (int)((x->ik + x->block - 1) / x->block) : x->nsteps;
+    if (!(x->fast_ok || (blocks && x->fast_blocks && c->dropped == MXEMU_ACC_DROPPED_TRUNCATE &&
+                         c->carry_bits < 0 && nsb <= MX_SIMD_MAX_BLOCKS &&
+                         x->unit.F + 2 + bitlen64((uint64_t)nsb + 2) <= 53)) ||
+        x->diag || !simd_env_enabled() || !mx_simd_available())
         return 0;
     const int after = c->c_entry == MXEMU_ACC_C_AFTER;
     const int rc_out = simd_rc(x->out_rc.mode), rc_step = simd_rc(x->step_rc.mode);
@@ -1160,14 +1166,14 @@ static int simd_plan_build(const dctx *x, mx_simd_plan *p, void **mem)
     int max_terms = 0;
     for (int st = 0; st < x->nsteps; st++)
         max_terms = x->scnt[st] > max_terms ? x->scnt[st] : max_terms;
-    if (x->unit.bounded && x->unit.F + 4 + bitlen64((uint64_t)max_terms + 1) > 53)
+    if (!blocks && x->unit.bounded && x->unit.F + 4 + bitlen64((uint64_t)max_terms + 1) > 53)
         return 0;
     /* the arrays */
     const int64_t m = x->m, n = x->n, ik = x->ik, ni = x->n_instr, kp = ni * ik, k = x->k;
-    const int64_t np = (n + 7) / 8 * 8, nst = ni * x->nsteps;
+    const int64_t np = (n + 7) / 8 * 8, nst = ni * nsb;
     const size_t bytes = (size_t)(m * kp + kp * np) * (sizeof(double) + 2 * sizeof(int32_t)) +
                          (size_t)(m * nst + np * nst) * 2 * sizeof(int32_t) +
-                         (size_t)(m * ni + ni * np) + 64;
+                         (size_t)(2 * nsb) * sizeof(int32_t) + (size_t)(m * ni + ni * np) + 64;
     char *buf = malloc(bytes);
     side *rs = malloc(sizeof(side) * (size_t)(k + 1));
     fside *rf = malloc(sizeof(fside) * (size_t)(k + 1));
@@ -1182,8 +1188,15 @@ static int simd_plan_build(const dctx *x, mx_simd_plan *p, void **mem)
             *lb = eb + kp * np;
     int32_t *amax = lb + kp * np, *amin = amax + m * nst, *bmax = amin + m * nst,
             *bmin = bmax + np * nst;
-    uint8_t *rsp = (uint8_t *)(bmin + np * nst), *csp = rsp + m * ni;
+    int32_t *soff = bmin + np * nst, *scnt = soff + nsb;
+    uint8_t *rsp = (uint8_t *)(scnt + nsb), *csp = rsp + m * ni;
     memset(rsp, 0, (size_t)(m * ni + ni * np));
+    for (int b = 0; b < nsb; b++) {
+        soff[b] = blocks ? (int32_t)(b * x->block) : x->soff[b];
+        scnt[b] = blocks ? (int32_t)(b * x->block + x->block <= x->ik ? x->block
+                                                                    : x->ik - b * x->block)
+                         : x->scnt[b];
+    }
     /* operands within +-400 in exponent, significands of at most 53 bits together */
     int ok = 1, sig_a = 0, sig_b = 0;
     for (int64_t i = 0; i < m && ok; i++) {
@@ -1212,8 +1225,8 @@ static int simd_plan_build(const dctx *x, mx_simd_plan *p, void **mem)
     }
     /* the bounds of each step: over the positions of step st of instruction ins */
     for (int64_t sx = 0; sx < nst; sx++) {
-        const int64_t lo = (sx / x->nsteps) * ik + x->soff[sx % x->nsteps];
-        const int64_t hi = lo + x->scnt[sx % x->nsteps];
+        const int64_t lo = (sx / nsb) * ik + soff[sx % nsb];
+        const int64_t hi = lo + scnt[sx % nsb];
         for (int64_t i = 0; i < m; i++) {
             int32_t mx = -2 * FS_BIG, mn = 2 * FS_BIG;
             for (int64_t pos = lo; pos < hi; pos++) {
@@ -1242,9 +1255,10 @@ static int simd_plan_build(const dctx *x, mx_simd_plan *p, void **mem)
     p->np = np;
     p->ik = ik;
     p->n_instr = ni;
-    p->nsteps = x->nsteps;
-    p->soff = x->soff;
-    p->scnt = x->scnt;
+    p->nsteps = nsb;
+    p->soff = soff;
+    p->scnt = scnt;
+    p->scale_blocks = blocks;
     p->bounded = x->unit.bounded;
     p->F = x->unit.F;
     int am = x->cf.man_bits;

@@ -80,6 +80,38 @@ T512 static inline __m512d cut(__m512d v, __m512d nq, __mmask8 *lost)
     return _mm512_scalef_pd(r, _mm512_sub_pd(_mm512_setzero_pd(), nq));
 }
 
+/* acc + the products k0 .. k0 + nt - 1, exact: every partial sum is a multiple
+ * of 2^Q below (nt + 1) * 2^(E + 4), which binary64 holds when E - Q + 4 + lg
+ * <= 53.  The bounds Eb, Lb decide for most lanes; the others get their exact
+ * E and Q, and lanes still too wide are marked bad. */
+T512 static inline __m512d exact_sum(const mx_simd_plan *p, int64_t i, int64_t j0, int64_t k0,
+                                     int nt, __m512d acc, __m256i accal, __mmask8 acc0,
+                                     __m256i acc_lsb, __m256i Eb, __m256i Lb, __mmask8 *bad)
+{
+    const int64_t kp = p->kp;
+    int lg = 1;
+    while ((1 << lg) <= nt + 1)
+        lg++;
+    const __m256i lim = _mm256_set1_epi32(53 - 4 - lg);
+    const __m256i Qb = _mm256_mask_blend_epi32(acc0, _mm256_min_epi32(Lb, acc_lsb), Lb);
+    const __mmask8 wide = _mm256_cmpgt_epi32_mask(_mm256_sub_epi32(Eb, Qb), lim);
+    if ((__mmask8)(wide & ~*bad)) {
+        const int32_t *ea = p->ea + i * kp, *la = p->la + i * kp;
+        const int32_t *eb = p->eb + (j0 / 8) * kp * 8 + k0 * 8;
+        const int32_t *lb = p->lb + (j0 / 8) * kp * 8 + k0 * 8;
+        __m256i E = accal;
+        __m256i Q = _mm256_mask_blend_epi32(acc0, acc_lsb, _mm256_set1_epi32(2 * BIG));
+        for (int t = 0; t < nt; t++) {
+            E = _mm256_max_epi32(E, _mm256_add_epi32(_mm256_set1_epi32(ea[k0 + t]),
+                                                     load8i(eb + t * 8)));
+            Q = _mm256_min_epi32(Q, _mm256_add_epi32(_mm256_set1_epi32(la[k0 + t]),
+                                                     load8i(lb + t * 8)));
+        }
+        *bad |= _mm256_cmpgt_epi32_mask(_mm256_sub_epi32(E, Q), lim);
+    }
+    return fma_sum(p->va + i * kp + k0, p->vb + (j0 / 8) * kp * 8 + k0 * 8, nt, acc);
+}
+
 /* tot rounded once into f (the acc of the next step): lanes whose tot is zero
  * or leaves f's normal range are marked bad. */
 T512 static inline __m512d round_into(__m512d tot, const mx_simd_fmt *f, __mmask8 lost,
@@ -138,7 +170,34 @@ T512 static void tile(const mx_simd_plan *p, int64_t i, int64_t j0, double *accv
             acc = zero;
             accal = _mm256_set1_epi32(p->zero_align);
         }
-        for (int st = 0; st < p->nsteps; st++) {
+        if (p->scale_blocks) {
+            /* one step over the exact block sums (and C inside): each block sum
+             * aligns by its own leading exponent, a zero one by the floor */
+            __m512d bs[MX_SIMD_MAX_BLOCKS];
+            __m256i E = accal;
+            for (int b = 0; b < p->nsteps; b++) {
+                const int64_t k0 = ins * p->ik + p->soff[b], sx = ins * p->nsteps + b;
+                const __m256i Eb = _mm256_add_epi32(_mm256_set1_epi32(amax[sx]),
+                                                    load8i(bmax + sx * 8));
+                const __m256i Lb = _mm256_add_epi32(_mm256_set1_epi32(amin[sx]),
+                                                    load8i(bmin + sx * 8));
+                bs[b] = exact_sum(p, i, j0, k0, p->scnt[b], zero, too_low, 0xFF, too_low, Eb, Lb,
+                                  &bad);
+                const __mmask8 z = _mm512_cmp_pd_mask(bs[b], zero, _CMP_EQ_OQ);
+                E = _mm256_max_epi32(E, _mm256_mask_blend_epi32(
+                                            z, _mm512_cvtpd_epi32(_mm512_getexp_pd(bs[b])),
+                                            _mm256_set1_epi32(p->zero_align)));
+            }
+            bad |= _mm256_cmplt_epi32_mask(E, too_low);
+            const __m512d nq = _mm512_cvtepi32_pd(
+                _mm256_sub_epi32(_mm256_set1_epi32(p->F), E)); /* -q = F - E */
+            __mmask8 lost = 0;
+            __m512d tot = cut(acc, nq, &lost);
+            for (int b = 0; b < p->nsteps; b++)
+                tot = _mm512_add_pd(tot, cut(bs[b], nq, &lost));
+            acc = round_into(tot, p->c_after ? &p->step : &p->out, lost, &inex, &bad, &accal);
+        }
+        for (int st = 0; st < (p->scale_blocks ? 0 : p->nsteps); st++) {
             const int64_t k0 = ins * p->ik + p->soff[st], sx = ins * p->nsteps + st;
             const int nt = p->scnt[st];
             const mx_simd_fmt *f = st == p->nsteps - 1 && !p->c_after ? &p->out : &p->step;
@@ -182,30 +241,7 @@ T512 static void tile(const mx_simd_plan *p, int64_t i, int64_t j0, double *accv
                     }
                 }
             } else {
-                /* unbounded: the exact sum; partial sums are multiples of 2^Q below
-                 * (nt + 1) * 2^(E + 4), so they fit binary64 when E - Q + 4 + lg <= 53 */
-                int lg = 1;
-                while ((1 << lg) <= nt + 1)
-                    lg++;
-                const __m256i lim = _mm256_set1_epi32(53 - 4 - lg);
-                const __m256i Qb = _mm256_mask_blend_epi32(acc0, _mm256_min_epi32(Lb, acc_lsb),
-                                                           Lb);
-                __mmask8 wide = _mm256_cmpgt_epi32_mask(_mm256_sub_epi32(Eb, Qb), lim);
-                if ((__mmask8)(wide & ~bad)) {
-                    /* b. the exact E and Q of the lanes */
-                    const int32_t *eb = p->eb + (j0 / 8) * kp * 8 + k0 * 8;
-                    const int32_t *lb = p->lb + (j0 / 8) * kp * 8 + k0 * 8;
-                    __m256i E = accal;
-                    __m256i Q = _mm256_mask_blend_epi32(acc0, acc_lsb, _mm256_set1_epi32(2 * BIG));
-                    for (int t = 0; t < nt; t++) {
-                        E = _mm256_max_epi32(E, _mm256_add_epi32(_mm256_set1_epi32(ea[k0 + t]),
-                                                                 load8i(eb + t * 8)));
-                        Q = _mm256_min_epi32(Q, _mm256_add_epi32(_mm256_set1_epi32(la[k0 + t]),
-                                                                 load8i(lb + t * 8)));
-                    }
-                    bad |= _mm256_cmpgt_epi32_mask(_mm256_sub_epi32(E, Q), lim);
-                }
-                tot = fma_sum(va + k0, vb, nt, acc);
+                tot = exact_sum(p, i, j0, k0, nt, acc, accal, acc0, acc_lsb, Eb, Lb, &bad);
             }
             acc = round_into(tot, f, lost, &inex, &bad, &accal);
         }

@@ -25,6 +25,8 @@
 
 #include <stdint.h>
 
+#define MX_SIMD_MAX_BLOCKS 64
+
 /* A step's result format and rounding: M, emin, emax, and the mode as the
  * rounding-control field of an integer rounding (0 nearest-even, 1 down,
  * 2 up, 3 toward zero). */
@@ -45,6 +47,9 @@ typedef struct mx_simd_plan {
     int32_t bounded, F;  /* frac_bits (bounded) or unbounded             */
     int32_t acc_man;     /* a bound on the accumulator's mantissa bits   */
     int32_t c_after;     /* C joins after the steps (else in the first)  */
+    int32_t scale_blocks; /* the "steps" are blocks whose exact sums form
+                           * the instruction's one step (k_split
+                           * SCALE_BLOCKS; nsteps <= MX_SIMD_MAX_BLOCKS)  */
     int32_t zero_align;  /* the alignment exponent of a zero accumulator */
     mx_simd_fmt step, out;
     const double *va;            /* m x kp: A's values (scales folded in)  */
