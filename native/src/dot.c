@@ -1109,8 +1109,12 @@ static int simd_env_enabled(void)
 static int plan_row(const dctx *x, const fside *f, int64_t kp, int64_t stride, double *v,
                     int32_t *e, int32_t *l, uint8_t *spec, int64_t spec_stride, int *sig_bits)
 {
-    for (int64_t pos = 0; pos < kp; pos++) {
-        const int64_t ins = pos / x->ik, kk = ins * x->ik + x->perm[pos % x->ik];
+    for (int64_t pos = 0, ins = 0, u = 0; pos < kp; pos++, u++) {
+        if (u == x->ik) { /* the next instruction */
+            ins++;
+            u = 0;
+        }
+        const int64_t kk = ins * x->ik + x->perm[u];
         const int64_t o = pos * stride;
         if (kk >= x->k) { /* padding: never counts */
             v[o] = 0.0;

@@ -71,6 +71,8 @@ T512 static inline __m512d fma_sum(const double *va, const double *vb, int nt, _
     return _mm512_add_pd(s0, s1);
 }
 
+#define RZ_INT (_MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC)
+
 /* v cut toward zero to a multiple of 2^q, given nq = -q; *lost |= lanes that lost bits. */
 T512 static inline __m512d cut(__m512d v, __m512d nq, __mmask8 *lost)
 {
@@ -148,7 +150,6 @@ T512 static void tile(const mx_simd_plan *p, int64_t i, int64_t j0, double *accv
     const int64_t kp = p->kp, np = p->np, nst = p->n_instr * p->nsteps;
     const double *va = p->va + i * kp;
     const int32_t *ea = p->ea + i * kp;
-    const int32_t *la = p->la + i * kp;
     const int32_t *amax = p->amax_e + i * nst, *amin = p->amin_l + i * nst;
     const int32_t *bmax = p->bmax_e + (j0 / 8) * nst * 8, *bmin = p->bmin_l + (j0 / 8) * nst * 8;
     const uint8_t *rs = p->row_spec + i * p->n_instr;
@@ -231,13 +232,40 @@ T512 static void tile(const mx_simd_plan *p, int64_t i, int64_t j0, double *accv
                     if ((__mmask8)(_mm256_cmpge_epi32_mask(Lb, q) | bad) == 0xFF) {
                         tot = fma_sum(va + k0, vb, nt, cut(acc, nq, &lost));
                     } else {
-                        /* c. every term cut */
-                        tot = cut(acc, nq, &lost);
-                        for (int t = 0; t < nt; t++)
-                            tot = _mm512_add_pd(
-                                tot, cut(_mm512_mul_pd(_mm512_set1_pd(va[k0 + t]),
-                                                       _mm512_loadu_pd(vb + t * 8)),
-                                         nq, &lost));
+                        /* c. every term cut: summed in units of 2^q, the bits cut
+                         * OR-ed together (y - trunc(y) is +0 exactly when none) */
+                        const __m512d y0 = _mm512_scalef_pd(acc, nq);
+                        __m512d s0 = _mm512_roundscale_pd(y0, RZ_INT), s1 = zero;
+                        __m512i cutbits = _mm512_castpd_si512(_mm512_sub_pd(y0, s0));
+                        int t = 0;
+                        for (; t + 1 < nt; t += 2) {
+                            const __m512d ya = _mm512_scalef_pd(
+                                _mm512_mul_pd(_mm512_set1_pd(va[k0 + t]),
+                                              _mm512_loadu_pd(vb + t * 8)), nq);
+                            const __m512d yb = _mm512_scalef_pd(
+                                _mm512_mul_pd(_mm512_set1_pd(va[k0 + t + 1]),
+                                              _mm512_loadu_pd(vb + t * 8 + 8)), nq);
+                            const __m512d ra = _mm512_roundscale_pd(ya, RZ_INT);
+                            const __m512d rb = _mm512_roundscale_pd(yb, RZ_INT);
+                            cutbits = _mm512_or_si512(
+                                cutbits, _mm512_or_si512(
+                                             _mm512_castpd_si512(_mm512_sub_pd(ya, ra)),
+                                             _mm512_castpd_si512(_mm512_sub_pd(yb, rb))));
+                            s0 = _mm512_add_pd(s0, ra);
+                            s1 = _mm512_add_pd(s1, rb);
+                        }
+                        if (t < nt) {
+                            const __m512d ya = _mm512_scalef_pd(
+                                _mm512_mul_pd(_mm512_set1_pd(va[k0 + t]),
+                                              _mm512_loadu_pd(vb + t * 8)), nq);
+                            const __m512d ra = _mm512_roundscale_pd(ya, RZ_INT);
+                            cutbits = _mm512_or_si512(cutbits,
+                                                      _mm512_castpd_si512(_mm512_sub_pd(ya, ra)));
+                            s0 = _mm512_add_pd(s0, ra);
+                        }
+                        lost |= _mm512_test_epi64_mask(cutbits, cutbits);
+                        tot = _mm512_scalef_pd(_mm512_add_pd(s0, s1),
+                                               _mm512_sub_pd(zero, nq));
                     }
                 }
             } else {
