@@ -182,6 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--plot", metavar="DIR", help="write PNG plots there (needs matplotlib)")
     s.add_argument("--ks", help="K values of the error-vs-K plot (default powers of two)")
     s.set_defaults(func=_cmd_compare)
+    from .timing import cli as timing_cli
+    timing_cli.add_parser(sub)
     s = sub.add_parser("native-path", help="print the path of libmxemu (the C ABI library)")
     s.set_defaults(func=_cmd_native_path)
     s = sub.add_parser("backend", help="show the active and available backends")
