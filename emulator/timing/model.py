@@ -91,7 +91,9 @@ def _chunk(cfg: TimingConfig, fa, fb, mb, nb, kb, first, with_c) -> Chunk:
         issue = r * ksteps * groups * steps * ii
         gap = ((r - 1) * steps * groups + groups) * ii + (r - 1) * (steps - 1) * h_in
         h_x = max(0, lat - gap)
-        hazard = r * ksteps * (steps - 1) * h_in + r * (ksteps - (1 if first else 0)) * h_x
+        # Each tile's own step boundaries stall; at a K-step boundary only the first tile
+        # stalls, the others' distances then include that stall.
+        hazard = r * ksteps * (steps - 1) * h_in + (ksteps - (1 if first else 0)) * h_x
         return issue, hazard
 
     times = [unit_time(lo + 1)] * extra + [unit_time(lo)] * (cfg.units - extra)
