@@ -136,7 +136,7 @@ def _brute_unit(G, S, r, ksteps, ii, lat, chunk_ksteps):
     return ends
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(G=st.integers(1, 4), S=st.integers(1, 3), r=st.integers(1, 3), ii=st.integers(1, 2),
        lat=st.integers(1, 9), nk=st.integers(1, 4))
 def test_chunk_compute_with_accumulator_hazards_matches_a_beat_simulation(G, S, r, ii, lat, nk):
@@ -160,7 +160,7 @@ def test_chunk_compute_with_accumulator_hazards_matches_a_beat_simulation(G, S, 
 _shapes = st.integers(1, 700)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(M=_shapes, N=_shapes, K=_shapes, name=st.sampled_from(sorted(PUBLISHED) + [
     "blackwell-sm-starved"]), fa=st.sampled_from(("e4m3", "e3m2", "e2m1")),
        fb=st.sampled_from(("e5m2", "e2m3", "e2m1")), with_c=st.booleans())

@@ -8,7 +8,6 @@ import pytest
 from clitools import run_cli
 from emulator.timing import (get_timing_preset, schedule, write_chrome_trace, write_plot,
                              write_vcd)
-from emulator.timing.trace import chrome_trace, vcd_text
 
 SHAPES = [("blackwell-sm", 300, 500, 300, ("e4m3", "e2m1")),
           ("mi355x-cu", 64, 8, 1000, ("e3m2", "e3m2")),
@@ -29,10 +28,11 @@ def _union(intervals):
 
 
 @pytest.mark.parametrize("name, M, N, K, formats", SHAPES)
-def test_chrome_trace_is_trace_event_format_and_covers_the_schedule(name, M, N, K, formats):
+def test_chrome_trace_is_trace_event_format_and_covers_the_schedule(tmp_path, name, M, N, K,
+                                                                    formats):
     sched = schedule(get_timing_preset(name), M, N, K, formats)
     assert not sched.truncated
-    doc = json.loads(json.dumps(chrome_trace(sched)))
+    doc = json.loads(open(write_chrome_trace(sched, tmp_path / "t.json")).read())
     events = doc["traceEvents"]
     assert doc["otherData"]["report"]["total_cycles"] == sched.total_cycles
     for e in events:
@@ -152,3 +152,25 @@ def test_cli_cycles_prints_the_table_and_writes_the_files(tmp_path):
 def test_cli_cycles_errors(capsys, argv, match):
     rc, _ = run_cli(["cycles"] + argv)
     assert rc == 2 and match in capsys.readouterr().err
+
+
+def test_readme_cycles_example_is_the_real_output(tmp_path, monkeypatch):
+    from pathlib import Path
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    shown = readme.split("prints (and writes a Perfetto/Chrome trace")[1].split("```")[1]
+    monkeypatch.chdir(tmp_path)
+    rc, out = run_cli(["cycles", "--preset", "blackwell-sm", "--shape", "1000,1000,1000",
+                       "--formats", "e4m3,e2m1", "--trace", "t.json", "--vcd", "t.vcd",
+                       "--plot", "t.png"])
+    assert rc == 0
+    if (tmp_path / "t.png").exists():
+        assert out == shown.lstrip("\n")
+    else:   # without matplotlib only the last line differs
+        assert out.splitlines()[:-1] == shown.strip().splitlines()[:-1]
+    # The tour's comments on the 4 x 3 x 64 GEMM, checked.
+    from emulator import TensorCore
+    tc = TensorCore("b200-mxf8f6f4", "blackwell-sm")
+    r = tc.estimate(4, 3, 64, "e4m3")
+    assert (r.total_cycles, r.busy_cycles) == (272, 256)
+    assert r.stalls == {"pipeline_fill": 4, "operand_starvation": 0, "accumulator_hazard": 0,
+                        "pipeline_drain": 11, "writeback": 1}

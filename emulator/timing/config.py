@@ -14,6 +14,7 @@ cannot schedule; errors name the field and what is allowed.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Mapping, Optional, Tuple
 
 from ..formats import get_format
@@ -213,7 +214,6 @@ class TimingConfig:
 
     def peak_macs_per_cycle(self, fa: str, fb: str):
         """Peak MACs per cycle for the pair (a Fraction when ii does not divide evenly)."""
-        from fractions import Fraction
         if self.systolic is not None:
             format_bits(fa), format_bits(fb)
             return Fraction(self.systolic.rows * self.systolic.cols)
