@@ -194,11 +194,19 @@ def write_plot(sched: Schedule, path, max_events: int = 4000):
     fig = Figure(figsize=(11, 6))
     FigureCanvasAgg(fig)
     ax, bx = fig.subplots(2, 1, gridspec_kw={"height_ratios": [3, 1]})
-    colors = {"memory": "tab:blue", "stall": "tab:red", "array": "tab:green"}
+    # Work in green, waiting on memory in the memory track's blue, other stalls distinct;
+    # the breakdown bar below uses the same colours.
+    shade = {"ideal": "tab:green", "padding": "yellowgreen", "imbalance": "tab:olive",
+             "pipeline_fill": "tab:red", "operand_starvation": "tab:blue",
+             "accumulator_hazard": "tab:purple", "pipeline_drain": "tab:pink",
+             "writeback": "tab:brown", "load_stationary": "tab:red", "fill": "tab:red",
+             "drain": "tab:pink"}
     for row, track in enumerate(sched.tracks):
-        spans = [(e.start, e.end - e.start) for e in sched.events[:max_events]
-                 if e.track == track]
-        ax.broken_barh(spans, (row - 0.4, 0.8), color=colors.get(track, "tab:green"))
+        mine = [e for e in sched.events[:max_events] if e.track == track]
+        colors = ["tab:blue" if track == "memory" else shade.get(e.name, "tab:green")
+                  for e in mine]
+        ax.broken_barh([(e.start, e.end - e.start) for e in mine], (row - 0.4, 0.8),
+                       facecolors=colors)
     ax.set_yticks(range(len(sched.tracks)), labels=list(sched.tracks))
     ax.set_xlabel("cycle")
     ax.set_title(f"{rep.config}: M={rep.M} N={rep.N} K={rep.K} {'/'.join(rep.formats)}, "
@@ -209,7 +217,7 @@ def write_plot(sched: Schedule, path, max_events: int = 4000):
     left = 0.0
     for name, n in parts:
         if n > 0:
-            bx.barh(0, float(n) / rep.total_cycles, left=left, label=name)
+            bx.barh(0, float(n) / rep.total_cycles, left=left, label=name, color=shade[name])
             left += float(n) / rep.total_cycles
     bx.set_xlim(0, 1)
     bx.set_yticks([])
