@@ -78,9 +78,7 @@ class SystolicArray:
 def default_stages() -> Tuple[Stage, ...]:
     """The seven stages of a block-scaled dot-product datapath with illustrative latencies
     (the split is an assumption; only their sum, the pipeline depth, affects cycle counts)."""
-    return (Stage("fetch", 2), Stage("decode_scale", 1), Stage("multiply", 2),
-            Stage("align", 1), Stage("reduce", 3), Stage("normalize_round", 1),
-            Stage("accumulate", 2))
+    return tuple(Stage(name, lat) for name, lat in zip(STAGE_NAMES, (2, 1, 2, 1, 3, 1, 2)))
 
 
 @dataclass(frozen=True)
