@@ -96,20 +96,23 @@ def test_vcd_reads_back_with_the_schedules_busy_intervals(tmp_path, name, M, N, 
     assert all(v[0] == "wire" and v[1] == 1 for v in variables.values())
     assert all(re.fullmatch(r"[!-~]+", code) for code in variables)
     assert last == sched.total_cycles
-    # Each track's wire is 1 exactly on the union of that track's events.
+    # Each wire is 1 exactly on the union of its events: a track's, or one phase's on the
+    # tracks of named phases.
     by_ref = {ref: code for code, (_, _, ref) in variables.items()}
-    for track in sched.tracks:
-        if track == "stall":
-            continue
-        want = _union([(e.start, e.end) for e in sched.events if e.track == track])
+    wires = {}
+    for e in sched.events:
+        ref = f"{e.track}_{e.name}" if e.track in ("stall", "array") else e.track
+        wires.setdefault(ref, []).append((e.start, e.end))
+    assert sorted(wires) == sorted(by_ref)
+    for ref, intervals in wires.items():
         got, start = [], None
-        for t, v in changes[by_ref[track]]:
+        for t, v in changes[by_ref[ref]]:
             if v == "1":
                 start = t
             elif start is not None:
                 got.append([start, t])
                 start = None
-        assert got == want, track
+        assert got == _union(intervals), ref
 
 
 def test_png_plot(tmp_path):

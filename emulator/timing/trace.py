@@ -18,6 +18,7 @@ from .report import CycleReport
 from .systolic import systolic_cycles
 
 DEFAULT_MAX_CHUNKS = 2000
+PHASED_TRACKS = ("stall", "array")     # tracks whose events are named phases
 
 
 @dataclass(frozen=True)
@@ -135,26 +136,29 @@ def _vcd_id(i: int) -> str:
 
 
 def vcd_text(sched: Schedule) -> str:
-    """The schedule as a four-state VCD: one 1-bit wire per track (1 while an event is
-    active) and one per stall cause on the stall track; timescale 1 ns = 1 cycle."""
-    names = [t for t in sched.tracks if t != "stall"]
-    causes = sorted({e.name for e in sched.events if e.track == "stall"})
-    signals = [(t, t) for t in names] + [("stall", c) for c in causes]
+    """The schedule as a four-state VCD, timescale 1 ns = 1 cycle: one 1-bit wire per track
+    (1 while one of its events is active), except on tracks of named phases (stall causes,
+    a systolic fold's phases), which get one wire per phase, named track_phase."""
+    def signal(e):
+        return (e.track, e.name) if e.track in PHASED_TRACKS else (e.track, e.track)
+
+    signals = sorted({signal(e) for e in sched.events},
+                     key=lambda sig: (sched.tracks.index(sig[0]), sig[1]))
     ids = {sig: _vcd_id(i) for i, sig in enumerate(signals)}
     # Level changes per signal: +1 at each start, -1 at each end; the wire is 1 while > 0.
     deltas = {}
     for e in sched.events:
-        sig = (e.track, e.name if e.track == "stall" else e.track)
         if e.end > e.start:
-            deltas.setdefault(e.start, []).append((sig, 1))
-            deltas.setdefault(e.end, []).append((sig, -1))
+            deltas.setdefault(e.start, []).append((signal(e), 1))
+            deltas.setdefault(e.end, []).append((signal(e), -1))
     head = ["$date mxemu cycle model $end", "$version mxemu emulator.timing $end",
             "$comment 1 ns = 1 cycle; "
             f"{sched.report.config} M={sched.report.M} N={sched.report.N} "
             f"K={sched.report.K} {'/'.join(sched.report.formats)} $end",
             "$timescale 1ns $end", "$scope module tensor_core $end"]
-    head += [f"$var wire 1 {ids[sig]} {sig[1] if sig[0] != 'stall' else 'stall_' + sig[1]} "
-             f"$end" for sig in signals]
+    head += [f"$var wire 1 {ids[sig]} "
+             f"{sig[0] + '_' + sig[1] if sig[0] in PHASED_TRACKS else sig[0]} $end"
+             for sig in signals]
     # Initial values: the levels after the events that start at cycle 0.
     level = dict.fromkeys(signals, 0)
     for sig, d in deltas.pop(0, []):
