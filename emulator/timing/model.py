@@ -32,6 +32,7 @@ from .config import MX_BLOCK, SCALE_BITS, TimingConfig, format_bits
 from .report import CycleReport
 from .systolic import systolic_cycles
 
+MAX_PERIOD = 4         # periods of the chunk recurrence that `_Walker.repeat` looks for
 _STATS = ("issue", "hazard", "starvation", "load", "compute", "issued_macs", "bits")
 
 
@@ -147,25 +148,32 @@ class _Walker:
             self.repeat(item, count)
 
     def repeat(self, item, count):
+        """Apply `item` `count` times. Once p applications shift the whole state by one
+        amount d, every further p do too (the recurrence is max-plus, so shift-equivariant):
+        the remaining multiples of p are added as d and their stats, not walked."""
         step = self.chunk if isinstance(item, Chunk) else self.run
-        prev = None
+        history = [(self.state, dict(self.stats))]
         done = 0
         while done < count:
-            before, stats0 = self.state, dict(self.stats)
             step(item)
             done += 1
             if self.emit is not None and self.index < self.max_chunks:
                 continue                         # a trace walks every chunk it records
-            delta = tuple(a - b for a, b in zip(self.state, before))
-            inc = {k: self.stats[k] - stats0[k] for k in _STATS}
-            # A uniform shift of the whole state repeats forever (shift equivariance).
-            if delta[0] == delta[1] == delta[2] and (delta, inc) == prev:
-                left = count - done
-                self.state = tuple(s + left * delta[0] for s in self.state)
-                for k in _STATS:
-                    self.stats[k] += left * inc[k]
-                return
-            prev = (delta, inc)
+            history.append((self.state, dict(self.stats)))
+            for p in range(1, min(MAX_PERIOD, len(history) - 1) + 1):
+                then, stats_then = history[-1 - p]
+                d = {a - b for a, b in zip(self.state, then)}
+                if len(d) == 1:
+                    jumps = (count - done) // p
+                    shift = d.pop()
+                    inc = {k: self.stats[k] - stats_then[k] for k in _STATS}
+                    self.state = tuple(v + jumps * shift for v in self.state)
+                    for k in _STATS:
+                        self.stats[k] += jumps * inc[k]
+                    for _ in range(count - done - jumps * p):
+                        step(item)
+                    return
+            del history[:-MAX_PERIOD - 1]
 
 
 def _program(cfg, M, N, K, fa, fb, with_c):
