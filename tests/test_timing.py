@@ -7,9 +7,9 @@ from fractions import Fraction
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from emulator.timing import (OPERAND_FORMATS, Stage, TimingConfig, default_stages, estimate,
+from emulator.timing import (Stage, TimingConfig, default_stages, estimate,
                              get_timing_preset, timing_preset_names)
-from emulator.timing.model import _chunk, walk
+from emulator.timing.model import walk
 
 FP8 = ("e4m3", "e5m2")
 FP6 = ("e3m2", "e2m3")
@@ -118,44 +118,57 @@ def test_bandwidth_starved_config_is_reported_bandwidth_bound():
     assert estimate(fed, M, N, K, ("e4m3", "e4m3")).bound == "compute"
 
 
-def _brute_unit(G, S, r, ksteps, ii, lat, chunk_ksteps):
-    """Issue-cycle end of each chunk for one unit, beat by beat: a unit owning r tiles issues,
-    for each K-step, each tile's S steps of G beats; a beat waits `lat` cycles after the beat
-    of the previous step on the same accumulator (tile, group)."""
-    last, t, ends, done = {}, 0, [], 0
-    for ck in chunk_ksteps:
-        for _ in range(ck):
-            for tile in range(r):
-                for _s in range(S):
-                    for g in range(G):
-                        start = max(t, last.get((tile, g), -lat) + lat)
-                        last[(tile, g)] = start
-                        t = start + ii
-        ends.append(t)
-        done += ck
-    assert done == ksteps
-    return ends
+def _brute_compute_end(G, S, owned, ii, lat, nk, ksteps, load):
+    """The last compute end of a GEMM, beat by beat: chunks load in the double-buffer
+    recurrence (`load` cycles each); from a chunk's start, unit u owning owned[u] tiles
+    issues, for each K-step, each tile's S steps of G beats, one per ii cycles; a beat waits
+    until `lat` cycles after the previous step's beat on its accumulator (tile, group)."""
+    last = {}
+    load_end = prev1 = prev2 = 0
+    for _ in range(nk):
+        load_end = max(load_end, prev2) + load
+        start = max(load_end, prev1)
+        end = start
+        for u, r in enumerate(owned):
+            t = start
+            for _k in range(ksteps):
+                for tile in range(r):
+                    for _s in range(S):
+                        for g in range(G):
+                            if (u, tile, g) in last:
+                                t = max(t, last[(u, tile, g)] + lat)
+                            last[(u, tile, g)] = t
+                            t += ii
+            end = max(end, t)
+        prev2, prev1 = prev1, end
+    return prev1
 
 
 @settings(max_examples=150, deadline=None)
-@given(G=st.integers(1, 4), S=st.integers(1, 3), r=st.integers(1, 3), ii=st.integers(1, 2),
-       lat=st.integers(1, 9), nk=st.integers(1, 4))
-def test_chunk_compute_with_accumulator_hazards_matches_a_beat_simulation(G, S, r, ii, lat, nk):
-    # One unit, instruction m x n = lanes * G (m=1), k = dot_width * S, r tiles per block,
-    # chunks of one K-step: back-to-back chunks (a huge feed) reproduce the beat-level issue.
+@given(G=st.integers(1, 4), S=st.integers(1, 3), tiles=st.integers(1, 5),
+       units=st.integers(1, 3), ii=st.integers(1, 2), lat=st.integers(1, 9),
+       nk=st.integers(1, 4), bandwidth=st.sampled_from((1, 2, 4, 64)))
+def test_accumulator_hazards_match_a_beat_simulation(G, S, tiles, units, ii, lat, nk,
+                                                     bandwidth):
+    # Instruction m x n = 1 x lanes*G, k = dot_width * S; the block tile holds `tiles`
+    # instruction tiles dealt to the units (the first tiles % units get one more), and K
+    # chunks of 32 K-steps. Slow feeds make the units wait between chunks, which shortens
+    # (or removes) the hazard at the chunk boundary; a unit with fewer tiles waits too.
     lanes, dot = 2, 4
     stages = tuple(s if s.name != "accumulate" else Stage("accumulate", lat)
                    for s in default_stages())
-    cfg = TimingConfig(name="h", units=1, lanes=lanes, dot_width=dot, stages=stages, ii=ii,
-                       instr=(1, lanes * G, dot * S), block=(r, lanes * G, 32 * dot * S),
-                       acc_entries=2 * r * lanes * G, bandwidth=1 << 30,
-                       rates={f: 1 for f in OPERAND_FORMATS}, buffer_bytes=1 << 30)
-    K = nk * 32 * dot * S
-    w, _ = walk(cfg, r, lanes * G, K, "e4m3", "e4m3")
-    ends = _brute_unit(G, S, r, nk * 32, ii, lat, [32] * nk)
-    assert w.stats["compute"] == ends[-1]
-    first = _chunk(cfg, "e4m3", "e4m3", r, lanes * G, 32 * dot * S, True, False)
-    assert first.compute == ends[0]
+    n, kb = lanes * G, 32 * dot * S
+    per_unit = -(-tiles // units)
+    cfg = TimingConfig(name="h", units=units, lanes=lanes, dot_width=dot, stages=stages,
+                       ii=ii, instr=(1, n, dot * S), block=(tiles, n, kb),
+                       acc_entries=2 * per_unit * n, bandwidth=bandwidth,
+                       buffer_bytes=1 << 30)
+    owned = [tiles // units + (u < tiles % units) for u in range(units)]
+    load = cdiv((tiles + n) * kb * 8 + (tiles + n) * (kb // 32) * 8, 8 * bandwidth)
+    w, _ = walk(cfg, tiles, n, nk * kb, "e4m3", "e4m3")
+    assert w.state[1] == _brute_compute_end(G, S, owned, ii, lat, nk, 32, load)
+    rep = estimate(cfg, tiles, n, nk * kb, ("e4m3", "e4m3"))
+    assert rep.total_cycles == rep.busy_cycles + rep.stall_cycles
 
 
 _shapes = st.integers(1, 700)

@@ -12,11 +12,12 @@ operand buffer while the units compute the previous chunk:
     total            = compute_end[last] + max(0, D - ii) + E
 
 L[i] = ceil(bits read / (8 * bandwidth)); C[i] is the busiest unit's issue time plus its
-accumulator-hazard stalls (closed form per chunk, `_chunk`); D the pipeline depth, E the
-write-back of the last block tile. The recurrence is max-plus linear and shift-equivariant,
-so a run of identical chunks (or of identical block tiles, or rows of them) settles into a
-uniform shift per repetition; `_Walker` detects that and jumps, which makes `estimate` of a
-16384^3 GEMM cost a few hundred chunk evaluations. `_Walker(..., emit=...)` walks every chunk
+accumulator-hazard stalls (closed form per chunk, `_chunk`, less any idle time before a
+hazard at the chunk boundary); D the pipeline depth, E the write-back of the last block
+tile. The recurrence is max-plus linear and shift-equivariant, so a run of identical chunks
+(or of identical block tiles, or rows of them) settles into a periodic shift; `_Walker`
+detects that and jumps, which makes `estimate` of a 16384^3 GEMM cost a few dozen chunk
+evaluations. `_Walker(..., emit=...)` walks every chunk
 instead and records the schedule for traces (bounded by `max_chunks`).
 
 Systolic arrays use systolic.py's closed form (SCALE-Sim's schedule) plus a roofline on the
@@ -56,23 +57,22 @@ def check_problem(M, N, K, formats):
 
 @dataclass(frozen=True)
 class Chunk:
-    """One Kb chunk of one block tile: its load cycles L, compute cycles C (the busiest
-    unit), and what the report adds up. `units` lists each unit's compute time."""
+    """One Kb chunk of one block tile: its load cycles L and, per unit, the closed-form
+    (issue, inner hazard, boundary hazard) of its compute (docs/TIMING.md 3.2). The
+    boundary hazard is the stall at the chunk's first K-step when the unit follows its
+    previous chunk back to back; the walk subtracts any idle time before it."""
     mb: int
     nb: int
     kb: int
     first: bool
     load: int
-    compute: int
-    issue: int
-    hazard: int
     issued_macs: int
     bits: int
     units: tuple
 
 
 def _chunk(cfg: TimingConfig, fa, fb, mb, nb, kb, first, with_c) -> Chunk:
-    """Closed form of one chunk (docs/TIMING.md 3.2)."""
+    """Closed form of one chunk (docs/TIMING.md 3.2, 3.3)."""
     m, n, _ = cfg.instr
     rate = cfg.rate(fa, fb)
     kf = cfg.instr_k(fa, fb)
@@ -86,61 +86,68 @@ def _chunk(cfg: TimingConfig, fa, fb, mb, nb, kb, first, with_c) -> Chunk:
     h_in = max(0, lat - groups * ii)
 
     def unit_time(r):
-        """(issue, hazard) cycles of a unit owning r tiles, interleaved per K-step."""
+        """(issue, inner hazard, boundary hazard) of a unit owning r tiles, interleaved
+        per K-step."""
         if r == 0:
-            return 0, 0
+            return 0, 0, 0
         issue = r * ksteps * groups * steps * ii
         gap = ((r - 1) * steps * groups + groups) * ii + (r - 1) * (steps - 1) * h_in
         h_x = max(0, lat - gap)
         # Each tile's own step boundaries stall; at a K-step boundary only the first tile
         # stalls, the others' distances then include that stall.
-        hazard = r * ksteps * (steps - 1) * h_in + (ksteps - (1 if first else 0)) * h_x
-        return issue, hazard
+        inner = r * ksteps * (steps - 1) * h_in + (ksteps - 1) * h_x
+        return issue, inner, 0 if first else h_x
 
-    times = [unit_time(lo + 1)] * extra + [unit_time(lo)] * (cfg.units - extra)
-    issue, hazard = max(times, key=lambda t: (t[0] + t[1], t[0]))
     bits = (mb * kb * format_bits(fa) + nb * kb * format_bits(fb)
             + (mb + nb) * _cdiv(kb, MX_BLOCK) * SCALE_BITS
             + (mb * nb * 32 if with_c and first else 0))
     return Chunk(mb, nb, kb, first, load=_cdiv(bits, 8 * cfg.bandwidth),
-                 compute=issue + hazard, issue=issue, hazard=hazard,
                  issued_macs=tiles * ksteps * m * n * kf, bits=bits,
-                 units=tuple(a + b for a, b in times))
+                 units=(unit_time(lo + 1),) * extra + (unit_time(lo),) * (cfg.units - extra))
 
 
 class _Walker:
     """Runs the double-buffer recurrence over a nested program of chunks.
 
     A program is a list of (item, count); an item is a Chunk or a program. State: the end
-    of the last load, the ends of the last two computes. With `emit`, every chunk is walked
-    and reported to emit(chunk, index, load_start, compute_start) until `max_chunks`."""
+    of the last load, the ends of the last two computes, and each unit's last issue end
+    (for the hazard across a chunk boundary). With `emit`, every chunk is walked and
+    reported to emit(chunk, index, load_start, compute_start, [(time, issue) per unit])
+    until `max_chunks`."""
 
-    def __init__(self, emit: Optional[Callable] = None, max_chunks: int = 0):
-        self.state = (0, 0, 0)                  # load_end, compute_end[-1], compute_end[-2]
+    def __init__(self, units: int, emit: Optional[Callable] = None, max_chunks: int = 0):
+        self.state = (0,) * (3 + units)          # load_end, compute_end[-1], [-2], units
         self.stats = dict.fromkeys(_STATS, 0)
         self.fill = None
         self.index = 0
         self.emit, self.max_chunks = emit, max_chunks
 
     def chunk(self, c: Chunk):
-        load_end, ce1, ce2 = self.state
+        load_end, ce1, ce2 = self.state[:3]
         ls = max(load_end, ce2)
         le = ls + c.load
         cs = max(le, ce1)
+        # Each unit's time: its boundary hazard shrinks by the idle time since its last
+        # issue. A unit without tiles restarts its clock at cs (no dependency can span it:
+        # it owns no tiles for the rest of this block tile).
+        times = []
+        for (issue, inner, boundary), end in zip(c.units, self.state[3:]):
+            times.append((issue + inner + max(0, boundary - (cs - end)), issue))
+        compute, issue = max(times)
         if self.fill is None:
             self.fill = cs                       # nothing computes before the first chunk
         else:
             self.stats["starvation"] += cs - ce1
-        self.state = (le, cs + c.compute, ce1)
+        self.state = (le, cs + compute, ce1) + tuple(cs + t for t, _ in times)
         st = self.stats
-        st["issue"] += c.issue
-        st["hazard"] += c.hazard
+        st["issue"] += issue
+        st["hazard"] += compute - issue
         st["load"] += c.load
-        st["compute"] += c.compute
+        st["compute"] += compute
         st["issued_macs"] += c.issued_macs
         st["bits"] += c.bits
         if self.emit is not None and self.index < self.max_chunks:
-            self.emit(c, self.index, ls, cs)
+            self.emit(c, self.index, ls, cs, times)
         self.index += 1
 
     def run(self, program):
@@ -199,7 +206,7 @@ def _program(cfg, M, N, K, fa, fb, with_c):
 def walk(cfg: TimingConfig, M, N, K, fa, fb, with_c=False, emit=None, max_chunks=0):
     """Run the recurrence; return (walker, last block tile's output count)."""
     program, last_outputs = _program(cfg, M, N, K, fa, fb, with_c)
-    w = _Walker(emit, max_chunks)
+    w = _Walker(cfg.units, emit, max_chunks)
     w.run(program)
     return w, last_outputs
 

@@ -57,7 +57,7 @@ def schedule(cfg: TimingConfig, M, N, K, formats, with_c: bool = False,
     units = [f"unit{u}" for u in range(cfg.units)]
     last_end = [0]                               # the previous chunk's compute end
 
-    def emit(c, i, load_start, compute_start):
+    def emit(c, i, load_start, compute_start, unit_times):
         tag = f"{c.mb}x{c.nb}x{c.kb}"
         if c.load:
             events.append(Event("memory", f"load {i}", load_start, load_start + c.load,
@@ -66,11 +66,11 @@ def schedule(cfg: TimingConfig, M, N, K, formats, with_c: bool = False,
             events.append(Event("stall", "pipeline_fill", 0, compute_start))
         elif compute_start > last_end[0]:
             events.append(Event("stall", "operand_starvation", last_end[0], compute_start))
-        for u, t in enumerate(c.units):
+        for u, (t, issue) in enumerate(unit_times):
             if t:
                 events.append(Event(units[u], f"chunk {i}", compute_start, compute_start + t,
-                                    (("tile", tag), ("hazard_cycles", c.hazard))))
-        last_end[0] = compute_start + c.compute
+                                    (("tile", tag), ("hazard_cycles", t - issue))))
+        last_end[0] = compute_start + max(unit_times)[0]
 
     w, _ = walk(cfg, M, N, K, fa, fb, with_c, emit=emit, max_chunks=max_chunks)
     # The tail, from the walker's final state (exact even when recording stopped early).
