@@ -7,7 +7,9 @@ Import name `emulator`. The public API:
   `BlockTensor` (any block or tile, E8M0/UE8M0/FP32/UE4M3 scales);
 - `Flag`, `Rounding`;
 - `AccumConfig`, `get_preset`, `dot`, `gemm`: the accumulation model of tensor units
-  (`emulator.numerics`, docs/NUMERICS.md).
+  (`emulator.numerics`, docs/NUMERICS.md);
+- `TensorCore(numerics, timing)`: a tensor core as a reference model, bits and cycles
+  (`emulator.timing`: TimingConfig, the cycle model, traces; docs/TIMING.md).
 """
 from . import formats
 from .flags import Flag
@@ -19,11 +21,13 @@ from .rounding import Rounding
 from . import _backend
 from . import numerics
 from .numerics import AccumConfig, dot, gemm, get_preset
-
-__version__ = "0.1.0"
-
+from . import timing
+from .timing import TimingConfig
+from .core import GemmResult, TensorCore
 
 from ._backend import native_include_path, native_library_path
+
+__version__ = "0.1.0"
 
 
 def backend() -> str:
@@ -33,5 +37,6 @@ def backend() -> str:
 
 __all__ = ["formats", "Flag", "Format", "get_format", "MXTensor", "quantize", "quantize_nvfp4",
            "BlockTensor", "quantize_blocks",
-           "Rounding", "backend", "native_library_path", "native_include_path", "numerics", "AccumConfig", "dot", "gemm", "get_preset",
-           "__version__"]
+           "Rounding", "backend", "native_library_path", "native_include_path", "numerics",
+           "AccumConfig", "dot", "gemm", "get_preset", "timing", "TimingConfig", "TensorCore",
+           "GemmResult", "__version__"]

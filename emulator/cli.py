@@ -183,6 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--plot", metavar="DIR", help="write PNG plots there (needs matplotlib)")
     s.add_argument("--ks", help="K values of the error-vs-K plot (default powers of two)")
     s.set_defaults(func=_cmd_compare)
+    from .timing import cli as timing_cli
+    timing_cli.add_parser(sub)
     s = sub.add_parser("native-path", help="print the path of libmxemu (the C ABI library)")
     s.add_argument("--include", action="store_true",
                    help="print the directory of its header mxemu.h instead")
