@@ -892,12 +892,55 @@ static void decode_row(const dctx *x, int b_side, int64_t r, side *out, fside *f
 static int fmt_top(const mx_fmt *f) { return f->is_int ? f->bits - 1 - f->man_bits : f->emax + 1; }
 static int fmt_lsb(const mx_fmt *f) { return f->is_int ? -f->man_bits : f->emin - f->man_bits; }
 
-typedef struct worker {
+/* ------------------------------------------------------------------------
+ * Threads: fn(jobs + t * size) for t < nth, on nth - 1 POSIX threads and
+ * the caller's; a thread that cannot be created runs its job here.  The
+ * results never depend on nth (each job owns disjoint outputs).
+ * --------------------------------------------------------------------- */
+#define MX_MAX_THREADS 4096
+
+typedef struct thread_slot {
+    void (*fn)(void *);
+    void *job;
+    pthread_t th;
+    int started;
+} thread_slot;
+
+static void *thread_main(void *arg)
+{
+    thread_slot *ts = arg;
+    ts->fn(ts->job);
+    return NULL;
+}
+
+static void run_parallel(void (*fn)(void *), void *jobs, size_t size, int64_t nth)
+{
+    thread_slot slots[64];
+    thread_slot *sl = nth <= 64 ? slots : malloc(sizeof(thread_slot) * (size_t)nth);
+    if (!sl) { /* no memory for the bookkeeping: run everything here */
+        for (int64_t t = 0; t < nth; t++)
+            fn((char *)jobs + (size_t)t * size);
+        return;
+    }
+    for (int64_t t = 1; t < nth; t++) {
+        sl[t] = (thread_slot){fn, (char *)jobs + (size_t)t * size, 0, 0};
+        sl[t].started = pthread_create(&sl[t].th, NULL, thread_main, &sl[t]) == 0;
+        if (!sl[t].started)
+            fn(sl[t].job);
+    }
+    fn(jobs);
+    for (int64_t t = 1; t < nth; t++)
+        if (sl[t].started)
+            pthread_join(sl[t].th, NULL);
+    if (sl != slots)
+        free(sl);
+}
+
+typedef struct row_job {
     const dctx *x;
     int64_t r0, r1;
-    int32_t status, started;
-    pthread_t th;
-} worker;
+    int32_t status;
+} row_job;
 
 /* The bits of a value that is a normal number of the IEEE-style format f. */
 static uint32_t encode_normal(const mx_fmt *f, double v)
@@ -1013,11 +1056,10 @@ static int32_t run_rows(const dctx *x, int64_t r0, int64_t r1)
     return st;
 }
 
-static void *worker_main(void *arg)
+static void row_worker(void *arg)
 {
-    worker *w = arg;
+    row_job *w = arg;
     w->status = run_rows(w->x, w->r0, w->r1);
-    return NULL;
 }
 
 static int32_t rc_of(const mx_fmt *f, int32_t mode, int32_t ovf_policy, mx_round_cfg *rc)
@@ -1138,13 +1180,81 @@ static int plan_row(const dctx *x, const fside *f, int64_t kp, int64_t stride, d
     return 1;
 }
 
+/* One thread's share of the plan: rows r0 .. r1 of the list "A's rows, then
+ * B's np columns", each decoded, written and bounded per step. */
+typedef struct plan_job {
+    const dctx *x;
+    const mx_simd_plan *p;
+    int64_t r0, r1;
+    int ok, sig_a, sig_b;
+} plan_job;
+
+static void plan_worker(void *arg)
+{
+    plan_job *jb = arg;
+    const dctx *x = jb->x;
+    const mx_simd_plan *p = jb->p;
+    const int64_t kp = p->kp, np = p->np, m = x->m, nst = p->n_instr * p->nsteps;
+    side *rs = malloc(sizeof(side) * (size_t)(x->k + 1));
+    fside *rf = malloc(sizeof(fside) * (size_t)(x->k + 1));
+    if (!rs || !rf) {
+        jb->ok = 0;
+        free(rs);
+        free(rf);
+        return;
+    }
+    /* the plan's arrays are written through these (the plan itself is const) */
+    double *va = (double *)p->va, *vb = (double *)p->vb;
+    int32_t *ea = (int32_t *)p->ea, *la = (int32_t *)p->la, *eb = (int32_t *)p->eb,
+            *lb = (int32_t *)p->lb;
+    int32_t *amax = (int32_t *)p->amax_e, *amin = (int32_t *)p->amin_l,
+            *bmax = (int32_t *)p->bmax_e, *bmin = (int32_t *)p->bmin_l;
+    for (int64_t r = jb->r0; r < jb->r1 && jb->ok; r++) {
+        const int b_side = r >= m;
+        const int64_t row = b_side ? r - m : r;
+        /* where the row's K positions go: A contiguous, B's column in its panel */
+        const int64_t base = b_side ? (row / 8) * kp * 8 + row % 8 : row * kp;
+        const int64_t stride = b_side ? 8 : 1;
+        double *v = (b_side ? vb : va) + base;
+        int32_t *e = (b_side ? eb : ea) + base, *l = (b_side ? lb : la) + base;
+        if (b_side && row >= x->n) { /* a padding column */
+            for (int64_t pos = 0; pos < kp; pos++) {
+                v[pos * 8] = 0.0;
+                e[pos * 8] = -2 * FS_BIG;
+                l[pos * 8] = 2 * FS_BIG;
+            }
+        } else {
+            decode_row(x, b_side, row, rs, rf);
+            jb->ok = plan_row(x, rf, kp, stride, v, e, l,
+                              (uint8_t *)(b_side ? p->col_spec + row : p->row_spec +
+                                                                          row * p->n_instr),
+                              b_side ? np : 1, b_side ? &jb->sig_b : &jb->sig_a);
+        }
+        /* the bounds of each step (its positions lo .. hi) */
+        for (int64_t sx = 0; sx < nst; sx++) {
+            const int64_t lo = (sx / p->nsteps) * p->ik + p->soff[sx % p->nsteps];
+            const int64_t hi = lo + p->scnt[sx % p->nsteps];
+            int32_t mx = -2 * FS_BIG, mn = 2 * FS_BIG;
+            for (int64_t pos = lo; pos < hi; pos++) {
+                mx = e[pos * stride] > mx ? e[pos * stride] : mx;
+                mn = l[pos * stride] < mn ? l[pos * stride] : mn;
+            }
+            const int64_t o = b_side ? (row / 8) * nst * 8 + sx * 8 + row % 8 : row * nst + sx;
+            (b_side ? bmax : amax)[o] = mx;
+            (b_side ? bmin : amin)[o] = mn;
+        }
+    }
+    free(rs);
+    free(rf);
+}
+
 /* Fills *p (its arrays in one allocation, *mem) when the kernel covers the
  * call: the fast step's configurations, rounding modes an
  * integer rounding has, a register format holding every output value, sums
  * that binary64 holds exactly, and operand exponents far inside binary64's
  * range.  Returns 1 when it does, 0 otherwise (or when out of memory).  The
  * operands are decoded here, a row at a time, straight into the plan. */
-static int simd_plan_build(const dctx *x, mx_simd_plan *p, void **mem)
+static int simd_plan_build(const dctx *x, mx_simd_plan *p, void **mem, int64_t threads)
 {
     *mem = NULL;
     const mxemu_accum_config *c = &x->c;
@@ -1173,20 +1283,14 @@ static int simd_plan_build(const dctx *x, mx_simd_plan *p, void **mem)
     if (!blocks && x->unit.bounded && x->unit.F + 4 + bitlen64((uint64_t)max_terms + 1) > 53)
         return 0;
     /* the arrays */
-    const int64_t m = x->m, n = x->n, ik = x->ik, ni = x->n_instr, kp = ni * ik, k = x->k;
+    const int64_t m = x->m, n = x->n, ik = x->ik, ni = x->n_instr, kp = ni * ik;
     const int64_t np = (n + 7) / 8 * 8, nst = ni * nsb;
     const size_t bytes = (size_t)(m * kp + kp * np) * (sizeof(double) + 2 * sizeof(int32_t)) +
                          (size_t)(m * nst + np * nst) * 2 * sizeof(int32_t) +
                          (size_t)(2 * nsb) * sizeof(int32_t) + (size_t)(m * ni + ni * np) + 64;
     char *buf = malloc(bytes);
-    side *rs = malloc(sizeof(side) * (size_t)(k + 1));
-    fside *rf = malloc(sizeof(fside) * (size_t)(k + 1));
-    if (!buf || !rs || !rf) {
-        free(buf);
-        free(rs);
-        free(rf);
+    if (!buf)
         return 0;
-    }
     double *va = (double *)buf, *vb = va + m * kp;
     int32_t *ea = (int32_t *)(vb + kp * np), *la = ea + m * kp, *eb = la + m * kp,
             *lb = eb + kp * np;
@@ -1201,56 +1305,6 @@ static int simd_plan_build(const dctx *x, mx_simd_plan *p, void **mem)
                                                                     : x->ik - b * x->block)
                          : x->scnt[b];
     }
-    /* operands within +-400 in exponent, significands of at most 53 bits together */
-    int ok = 1, sig_a = 0, sig_b = 0;
-    for (int64_t i = 0; i < m && ok; i++) {
-        decode_row(x, 0, i, rs, rf);
-        ok = plan_row(x, rf, kp, 1, va + i * kp, ea + i * kp, la + i * kp, rsp + i * ni, 1,
-                      &sig_a);
-    }
-    for (int64_t j = 0; j < np && ok; j++) { /* B in panels of 8 columns */
-        const int64_t base = (j / 8) * kp * 8 + j % 8;
-        if (j < n) {
-            decode_row(x, 1, j, rs, rf);
-            ok = plan_row(x, rf, kp, 8, vb + base, eb + base, lb + base, csp + j, np, &sig_b);
-        } else {
-            for (int64_t pos = 0; pos < kp; pos++) {
-                vb[base + pos * 8] = 0.0;
-                eb[base + pos * 8] = -2 * FS_BIG;
-                lb[base + pos * 8] = 2 * FS_BIG;
-            }
-        }
-    }
-    free(rs);
-    free(rf);
-    if (!ok || sig_a + sig_b > 53) {
-        free(buf);
-        return 0;
-    }
-    /* the bounds of each step: over the positions of step st of instruction ins */
-    for (int64_t sx = 0; sx < nst; sx++) {
-        const int64_t lo = (sx / nsb) * ik + soff[sx % nsb];
-        const int64_t hi = lo + scnt[sx % nsb];
-        for (int64_t i = 0; i < m; i++) {
-            int32_t mx = -2 * FS_BIG, mn = 2 * FS_BIG;
-            for (int64_t pos = lo; pos < hi; pos++) {
-                mx = ea[i * kp + pos] > mx ? ea[i * kp + pos] : mx;
-                mn = la[i * kp + pos] < mn ? la[i * kp + pos] : mn;
-            }
-            amax[i * nst + sx] = mx;
-            amin[i * nst + sx] = mn;
-        }
-        for (int64_t j = 0; j < np; j++) {
-            const int64_t base = (j / 8) * kp * 8 + j % 8;
-            int32_t mx = -2 * FS_BIG, mn = 2 * FS_BIG;
-            for (int64_t pos = lo; pos < hi; pos++) {
-                mx = eb[base + pos * 8] > mx ? eb[base + pos * 8] : mx;
-                mn = lb[base + pos * 8] < mn ? lb[base + pos * 8] : mn;
-            }
-            bmax[(j / 8) * nst * 8 + sx * 8 + j % 8] = mx;
-            bmin[(j / 8) * nst * 8 + sx * 8 + j % 8] = mn;
-        }
-    }
     p->amax_e = amax;
     p->amin_l = amin;
     p->bmax_e = bmax;
@@ -1262,6 +1316,35 @@ static int simd_plan_build(const dctx *x, mx_simd_plan *p, void **mem)
     p->nsteps = nsb;
     p->soff = soff;
     p->scnt = scnt;
+    p->va = va;
+    p->ea = ea;
+    p->la = la;
+    p->vb = vb;
+    p->eb = eb;
+    p->lb = lb;
+    p->row_spec = rsp;
+    p->col_spec = csp;
+    /* the operands, A's rows and B's columns split across the threads */
+    const int64_t nth = threads < (m + np) / 64 + 1 ? threads : (m + np) / 64 + 1;
+    plan_job *jobs = malloc(sizeof(plan_job) * (size_t)nth);
+    if (!jobs) {
+        free(buf);
+        return 0;
+    }
+    for (int64_t t = 0; t < nth; t++)
+        jobs[t] = (plan_job){x, p, (m + np) * t / nth, (m + np) * (t + 1) / nth, 1, 0, 0};
+    run_parallel(plan_worker, jobs, sizeof(plan_job), nth);
+    int ok = 1, sig_a = 0, sig_b = 0;
+    for (int64_t t = 0; t < nth; t++) {
+        ok &= jobs[t].ok;
+        sig_a = jobs[t].sig_a > sig_a ? jobs[t].sig_a : sig_a;
+        sig_b = jobs[t].sig_b > sig_b ? jobs[t].sig_b : sig_b;
+    }
+    free(jobs);
+    if (!ok || sig_a + sig_b > 53) {
+        free(buf);
+        return 0;
+    }
     p->scale_blocks = blocks;
     p->bounded = x->unit.bounded;
     p->F = x->unit.F;
@@ -1274,14 +1357,6 @@ static int simd_plan_build(const dctx *x, mx_simd_plan *p, void **mem)
     p->zero_align = x->zero_align;
     p->step = (mx_simd_fmt){x->step.man_bits, x->step.emin, x->step.emax, rc_step};
     p->out = (mx_simd_fmt){x->out.man_bits, x->out.emin, x->out.emax, rc_out};
-    p->va = va;
-    p->ea = ea;
-    p->la = la;
-    p->vb = vb;
-    p->eb = eb;
-    p->lb = lb;
-    p->row_spec = rsp;
-    p->col_spec = csp;
     *mem = buf;
     return 1;
 }
@@ -1518,13 +1593,16 @@ static int32_t run_model(const mxemu_accum_config *cfg, int64_t m, int64_t n, in
     x.b_scales = b_scales;
     x.a_block = a_block;
     x.b_block = b_block;
+    int64_t nth = threads > 0 ? threads : env_threads();
+    nth = nth > m ? m : nth;
+    nth = nth < 1 ? 1 : nth > MX_MAX_THREADS ? MX_MAX_THREADS : nth;
     mx_simd_plan plan;
     void *plan_mem = NULL;
     side *as = NULL, *bs = NULL;
     fside *fa = NULL, *fb = NULL;
     const int fast = x.fast_ok || x.fast_blocks;
     st = MXEMU_OK;
-    if (simd_plan_build(&x, &plan, &plan_mem)) {
+    if (simd_plan_build(&x, &plan, &plan_mem, nth)) {
         x.simd = &plan;
     } else {
         as = malloc(sizeof(side) * (size_t)(m * k + 1));
@@ -1546,35 +1624,18 @@ static int32_t run_model(const mxemu_accum_config *cfg, int64_t m, int64_t n, in
             x.fb = fb;
         }
     }
-    /* 9. rows split across threads */
-    int64_t nth = threads > 0 ? threads : env_threads();
-    if (nth > m)
-        nth = m;
-    if (nth < 1)
-        nth = 1;
-    if (st != MXEMU_OK) {
-        /* out of memory above: nothing to run */
-    } else if (nth == 1) {
-        st = run_rows(&x, 0, m);
-    } else {
-        worker *w = calloc((size_t)nth, sizeof(worker));
+    /* 9. rows split across the threads */
+    if (st == MXEMU_OK) {
+        row_job *w = malloc(sizeof(row_job) * (size_t)nth);
         if (!w) {
             st = MXEMU_ERR_ALLOC;
         } else {
-            for (int64_t t = 0; t < nth; t++) {
-                w[t].x = &x;
-                w[t].r0 = m * t / nth;
-                w[t].r1 = m * (t + 1) / nth;
-                w[t].started = pthread_create(&w[t].th, NULL, worker_main, &w[t]) == 0;
-                if (!w[t].started) /* no thread: run its rows here */
-                    w[t].status = run_rows(&x, w[t].r0, w[t].r1);
-            }
-            for (int64_t t = 0; t < nth; t++) {
-                if (w[t].started)
-                    pthread_join(w[t].th, NULL);
+            for (int64_t t = 0; t < nth; t++)
+                w[t] = (row_job){&x, m * t / nth, m * (t + 1) / nth, MXEMU_OK};
+            run_parallel(row_worker, w, sizeof(row_job), nth);
+            for (int64_t t = 0; t < nth; t++)
                 if (w[t].status != MXEMU_OK && st == MXEMU_OK)
                     st = w[t].status;
-            }
             free(w);
         }
     }
