@@ -58,8 +58,10 @@ def _why_unsupported(cfg: AccumConfig):
     modes = [cfg.rounding, cfg.step_mode] + ([cfg.product_rounding] if cfg.product_format else [])
     if any(int(m) == 6 for m in modes):
         return "stochastic rounding ('sr')"
-    if cfg.alignment == "products_then_c":
-        return "alignment='products_then_c'"
+    if cfg.alignment == "products_then_c" and (
+            cfg.frac_bits is None or cfg.frac_bits > 40
+            or (cfg.carry_bits is not None and cfg.frac_bits + cfg.carry_bits + 2 > 62)):
+        return "alignment='products_then_c' with frac_bits None or > 40 (or a wide adder)"
     if cfg.k_split == "scale_blocks" and (cfg.frac_bits is None or cfg.frac_bits > 60
                                           or cfg.alignment != "max"):
         return "k_split='scale_blocks' with frac_bits None or > 60 or alignment != 'max'"
@@ -216,10 +218,15 @@ def dot_batch_native(a, b, a_fmt, b_fmt, a_scale, b_scale, c, c_fmt, config: Acc
     cfgd = config_to_native(config)
     if config.k_split == "scale_blocks":
         cfgd["block_terms"] = int(block)
-    d, fl = _native._dot_batch(
-        cfgd, a_fmt.params, np.ascontiguousarray(a, dtype=np.uint32), b_fmt.params,
-        np.ascontiguousarray(b, dtype=np.uint32), scale_fmt.params, a_s, a_blk, b_s, b_blk,
-        c_fmt.params, np.ascontiguousarray(c, dtype=np.uint32), _threads(threads))
+    try:
+        d, fl = _native._dot_batch(
+            cfgd, a_fmt.params, np.ascontiguousarray(a, dtype=np.uint32), b_fmt.params,
+            np.ascontiguousarray(b, dtype=np.uint32), scale_fmt.params, a_s, a_blk, b_s, b_blk,
+            c_fmt.params, np.ascontiguousarray(c, dtype=np.uint32), _threads(threads))
+    except TypeError as e:  # a limit only the C side knows (e.g. an adder too wide for K)
+        if str(e).startswith("unsupported"):
+            return None
+        raise
     _state["last"] = "native"
     return d.astype(config.register.code_dtype, copy=False), fl
 

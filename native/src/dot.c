@@ -12,7 +12,8 @@
  * formats of at most 29 mantissa bits), which is exact for every mode.
  *
  * Not supported (MXEMU_ERR_UNSUPPORTED, decided before anything is computed):
- * stochastic rounding anywhere, alignment PRODUCTS_THEN_C, SCALE_BLOCKS with
+ * stochastic rounding anywhere, alignment PRODUCTS_THEN_C with F unbounded or a
+ * product sum wider than 62 bits, SCALE_BLOCKS with
  * frac_bits unbounded or > 60 or an alignment other than MAX, carry_bits with
  * an adder wider than 126 bits, result formats with more than 29 mantissa
  * bits, and exponent ranges that would need an accumulator over 5120 bits.
@@ -396,6 +397,41 @@ static void sum_terms(const dctx *x, scratch *s, const term *t, int nt, int32_t 
     }
 }
 
+/* The terms aligned (E: the anchor, or the largest alignment exponent, 0
+ * when none has one), cut to multiples of 2^(E - F) (or, F unbounded, not
+ * cut) and added exactly.  Returns whether a term had an alignment. */
+static int aligned_sum(const dctx *x, scratch *s, const term *t, int nt, const add_pol *pol,
+                       sum_out *o, int32_t *E_out)
+{
+    int32_t E = 0;
+    int have = 0;
+    if (pol->alignment == MXEMU_ACC_ALIGN_ANCHOR) {
+        E = pol->anchor;
+    } else {
+        for (int i = 0; i < nt; i++)
+            if ((t[i].kind == T_FIN || t[i].kind == T_ZERO) && t[i].has_align &&
+                (!have || t[i].align > E)) {
+                E = t[i].align;
+                have = 1;
+            }
+    }
+    int32_t q;
+    if (pol->bounded) {
+        q = E - pol->F;
+    } else {
+        int hq = 0;
+        q = 0;
+        for (int i = 0; i < nt; i++)
+            if (t[i].kind == T_FIN && (!hq || t[i].lsb < q)) {
+                q = t[i].lsb;
+                hq = 1;
+            }
+    }
+    sum_terms(x, s, t, nt, q, pol, o);
+    *E_out = E;
+    return have;
+}
+
 /* ------------------------------------------------------------------------
  * One step: a fused multi-term add rounded once (reference._fused_step)
  * --------------------------------------------------------------------- */
@@ -421,32 +457,25 @@ static uint32_t fused_step(const dctx *x, scratch *s, const term *t, int nt, con
     }
     if (pinf || ninf)
         return (ninf ? f->sign_mask : 0u) | f->inf_mag;
-    int32_t E = 0;
-    if (pol->alignment == MXEMU_ACC_ALIGN_ANCHOR) {
-        E = pol->anchor;
-    } else {
-        int have = 0;
-        for (int i = 0; i < nt; i++)
-            if ((t[i].kind == T_FIN || t[i].kind == T_ZERO) && t[i].has_align &&
-                (!have || t[i].align > E)) {
-                E = t[i].align;
-                have = 1;
-            }
-    }
-    int32_t q;
-    if (pol->bounded) {
-        q = E - pol->F;
-    } else {
-        int have = 0;
-        q = 0;
-        for (int i = 0; i < nt; i++)
-            if (t[i].kind == T_FIN && (!have || t[i].lsb < q)) {
-                q = t[i].lsb;
-                have = 1;
-            }
-    }
     sum_out o;
-    sum_terms(x, s, t, nt, q, pol, &o);
+    if (pol->alignment == MXEMU_ACC_ALIGN_PRODUCTS_THEN_C) {
+        /* the products aligned and cut among themselves, then their sum with C
+         * (always the last term here: this alignment requires C inside) */
+        int32_t Ep;
+        sum_out op;
+        const int have_ep = aligned_sum(x, s, t, nt - 1, pol, &op, &Ep);
+        term pair[2];
+        pair[0] = (term){op.zero ? T_ZERO : T_FIN, (int8_t)(op.zero ? 0 : op.neg),
+                         (int8_t)(op.zero ? have_ep : 1), op.e2, have_ep ? Ep : 0, op.n};
+        pair[1] = t[nt - 1];
+        add_pol max = *pol;
+        max.alignment = MXEMU_ACC_ALIGN_MAX;
+        aligned_sum(x, s, pair, 2, &max, &o, &Ep);
+        o.inexact |= op.inexact;
+    } else {
+        int32_t E;
+        aligned_sum(x, s, t, nt, pol, &o, &E);
+    }
     uint8_t fl = 0;
     if (o.inexact) {
         fl |= MXEMU_FLAG_INEXACT;
@@ -1450,7 +1479,12 @@ static int32_t run_model(const mxemu_accum_config *cfg, int64_t m, int64_t n, in
     if (c->rounding == MXEMU_SR || step_mode == MXEMU_SR ||
         (c->has_product_format && c->product_rounding == MXEMU_SR))
         return MXEMU_ERR_UNSUPPORTED;
-    if (c->alignment == MXEMU_ACC_ALIGN_PRODUCTS_THEN_C)
+    /* products_then_c: its product sum must stay a plain (unjammed) integer */
+    if (c->alignment == MXEMU_ACC_ALIGN_PRODUCTS_THEN_C &&
+        (c->frac_bits < 0 ||
+         c->frac_bits + 6 + bitlen64((uint64_t)(c->instruction_k ? c->instruction_k : k) + 1) >
+             62 ||
+         (c->carry_bits >= 0 && c->frac_bits + c->carry_bits + 2 > 62)))
         return MXEMU_ERR_UNSUPPORTED;
     if (c->k_split == MXEMU_ACC_KSPLIT_SCALE_BLOCKS &&
         (c->frac_bits < 0 || c->frac_bits > 60 || c->alignment != MXEMU_ACC_ALIGN_MAX))
