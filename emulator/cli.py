@@ -69,6 +69,12 @@ def _cmd_quantize(args, out) -> int:
 
 def _cmd_presets(args, out) -> int:
     from .numerics import get_preset, preset_names
+    if args.calls and not args.name:
+        raise ValueError("--calls needs a preset NAME; allowed: " + ", ".join(preset_names()))
+    if args.name and args.calls:
+        from .numerics.native import config_c_calls
+        out.write(config_c_calls(get_preset(args.name).config))
+        return 0
     if args.name:
         p = get_preset(args.name)
         out.write(f"{p.name}: {p.source}\n")
@@ -164,6 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_cmd_quantize)
     s = sub.add_parser("presets", help="list the accumulation presets (or show one)")
     s.add_argument("name", nargs="?")
+    s.add_argument("--calls", action="store_true",
+                   help="with NAME: print the C / SystemVerilog DPI-C calls that build it "
+                        "through libmxemu's handle API")
     s.set_defaults(func=_cmd_presets)
     # Handled in main() by emulator.numerics.hwdata's own parser; listed here for --help.
     sub.add_parser("validate-hw", help="run the presets on real tensor-core outputs "

@@ -237,3 +237,24 @@ def use_native(config: AccumConfig) -> bool:
     from .. import _backend
     return _backend.current() == "native" and _why_unsupported(config) is None
 
+
+def config_c_calls(cfg: AccumConfig, var: str = "cfg", status: str = "st") -> str:
+    """C (and SystemVerilog DPI-C) statements that build `cfg` through the handle API of
+    mxemu.h: `var = mxemu_config_new();` then one setter per knob, each adding its status to
+    `status` (0 when every call succeeded: errors are negative)."""
+    from ..formats import FORMATS
+    from .presets import E8M13
+    named = {f.params: n for n, f in FORMATS.items()}
+    named.setdefault(E8M13.params, "e8m13")
+    lines = [f"{var} = mxemu_config_new();"]
+    for key, val in config_to_native(cfg).items():
+        if key in ("has_product_format", "has_step_format") or val is None:
+            continue
+        if isinstance(val, tuple):
+            fmt = (f'mxemu_format_named("{named[val]}")' if val in named else
+                   "mxemu_format_new({})".format(", ".join(map(str, val))))
+            lines.append(f'{status} += mxemu_config_set_format({var}, "{key}", {fmt});')
+        else:
+            lines.append(f'{status} += mxemu_config_set({var}, "{key}", {val});')
+    return "\n".join(lines) + "\n"
+

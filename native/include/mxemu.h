@@ -409,6 +409,54 @@ MXEMU_API int32_t mxemu_dot(const mxemu_accum_config *cfg, int64_t k, const mxem
                             uint32_t *d_code, uint8_t *flags);
 
 /* A short static string naming a status code (never NULL). */
+/* ---------------------------------------------------------------------------
+ * Handles, for SystemVerilog DPI-C and other callers that cannot lay out C
+ * structs.  A format or an accumulation config lives behind a pointer (a DPI
+ * chandle) that every function above accepts where it takes
+ * `const mxemu_format *` or `const mxemu_accum_config *`.  Knobs are set by
+ * the field names of mxemu_accum_config (case-insensitive), with the same
+ * int values; `mxemu presets NAME --c` prints the calls that build a preset.
+ * A DPI import of mxemu_dot, for example:
+ *
+ *   import "DPI-C" function int mxemu_dot(input chandle cfg, input longint k,
+ *       input chandle a_fmt, input int unsigned a[32], input chandle b_fmt,
+ *       input int unsigned b[32], input chandle scale_fmt,
+ *       input byte unsigned a_scale[1], input int a_block,
+ *       input byte unsigned b_scale[1], input int b_block, input chandle c_fmt,
+ *       input int unsigned c, output int unsigned d, output byte unsigned flags);
+ * ------------------------------------------------------------------------- */
+
+/* A new format with these fields; NULL when mxemu_format_check rejects them
+ * (or out of memory).  Free with mxemu_format_free. */
+MXEMU_API mxemu_format *mxemu_format_new(int32_t kind, int32_t exp_bits, int32_t man_bits,
+                                         int32_t bias, int32_t is_signed, int32_t specials,
+                                         int32_t subnormals);
+
+/* A new format by name: e4m3 e5m2 e3m2 e2m3 e2m1 int8 e8m0 ue4m3 fp16 bf16 tf32
+ * fp32 e4m3fnuz e5m2fnuz e8m13 (case-insensitive); NULL for any other name. */
+MXEMU_API mxemu_format *mxemu_format_named(const char *name);
+
+MXEMU_API void mxemu_format_free(mxemu_format *fmt);
+
+/* A new config holding the defaults of emulator.numerics.AccumConfig(): one
+ * step over the whole K, exact (frac_bits -1), FP32 out, RNE, floor -126.
+ * Free with mxemu_config_free. */
+MXEMU_API mxemu_accum_config *mxemu_config_new(void);
+
+/* Sets an int knob (any int32_t field but struct_size and version, e.g.
+ * "frac_bits", "rounding", "c_entry"); MXEMU_ERR_ARG for an unknown name.
+ * Values are checked when the config is used (mxemu_gemm / mxemu_dot). */
+MXEMU_API int32_t mxemu_config_set(mxemu_accum_config *cfg, const char *knob, int32_t value);
+
+/* Sets a format knob ("output_format", "register_format", "step_format",
+ * "product_format") to a copy of *fmt; NULL removes an optional one (step,
+ * product).  MXEMU_ERR_ARG for an unknown name, MXEMU_ERR_FORMAT for an
+ * invalid format. */
+MXEMU_API int32_t mxemu_config_set_format(mxemu_accum_config *cfg, const char *knob,
+                                          const mxemu_format *fmt);
+
+MXEMU_API void mxemu_config_free(mxemu_accum_config *cfg);
+
 MXEMU_API const char *mxemu_status_string(int32_t status);
 
 #ifdef __cplusplus
