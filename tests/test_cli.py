@@ -67,3 +67,17 @@ def test_native_path_names_the_c_library():
         pytest.skip("the native core is not built here")
     rc, text = _main(["native-path"])
     assert rc == 0 and text.strip() == want and os.path.isfile(want)
+
+
+def test_presets_calls(capsys):
+    """`mxemu presets NAME --calls` prints setter statements (their effect is checked against
+    the adapter's struct in tests/test_dpi.py); without NAME it is a clear error."""
+    from emulator.numerics import get_preset
+    from emulator.numerics.native import config_c_calls
+    rc, text = _main(["presets", "h100-fp8-wgmma", "--calls"])
+    assert rc == 0 and text == config_c_calls(get_preset("h100-fp8-wgmma").config)
+    assert 'mxemu_config_set(cfg, "frac_bits", 13);' in text
+    assert 'mxemu_config_set_format(cfg, "output_format", mxemu_format_named("e8m13"));' in text
+    capsys.readouterr()
+    rc, _ = _main(["presets", "--calls"])
+    assert rc == 2 and "--calls needs a preset NAME" in capsys.readouterr().err
