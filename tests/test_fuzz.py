@@ -30,6 +30,14 @@ int32_t mxemu_gemm(const mxemu_accum_config *cfg, int64_t m, int64_t n, int64_t 
                    const mxemu_format *scale_fmt, const uint8_t *a_scales, int32_t a_block,
                    const uint8_t *b_scales, int32_t b_block, const mxemu_format *c_fmt,
                    const uint32_t *c_codes, int32_t threads, uint32_t *d_codes, uint8_t *flags);
+int32_t mxemu_gemm_ex(const mxemu_accum_config *cfg, int64_t m, int64_t n, int64_t k,
+                      const mxemu_format *a_fmt, const uint32_t *a_codes,
+                      const mxemu_format *b_fmt, const uint32_t *b_codes,
+                      const mxemu_format *scale_fmt, const uint8_t *a_scales, int32_t a_block,
+                      const uint8_t *b_scales, int32_t b_block, const mxemu_format *c_fmt,
+                      const uint32_t *c_codes, const uint32_t *rand_bits,
+                      int64_t rand_per_output, int32_t threads, uint32_t *d_codes,
+                      uint8_t *flags);
 int32_t mxemu_dot_batch(const mxemu_accum_config *cfg, int64_t p, int64_t k,
                         const mxemu_format *a_fmt, const uint32_t *a_codes,
                         const mxemu_format *b_fmt, const uint32_t *b_codes,
@@ -140,6 +148,12 @@ def test_c_gemm_and_dot_batch_fuzz(lib, data):
     assert st1 in STATUSES
     st2 = c.mxemu_dot_batch(cfg, m, k, *args)
     assert st2 in STATUSES
+    per = data.draw(st.integers(0, 40))
+    rnd = np.array(data.draw(st.lists(st.integers(0, (1 << 32) - 1), min_size=m * n * max(per, 1),
+                                      max_size=m * n * max(per, 1))), np.uint32)
+    rp = ffi.NULL if data.draw(st.booleans()) else _arr(ffi, "uint32_t *", rnd)
+    st3 = c.mxemu_gemm_ex(cfg, m, n, k, *args[:11], rp, per, *args[11:])
+    assert st3 in STATUSES
     assert ffi.string(c.mxemu_status_string(st1))
     del keep_a, keep_b
 

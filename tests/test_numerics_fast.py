@@ -148,9 +148,12 @@ def extras(draw, cfg: AccumConfig, m, n):
     cf = c_fmt or cfg.register
     C = draw(st.none() | codes_st(cf, (m, n)))
     rb = None
-    if Rounding.SR in (cfg.rounding, cfg.step_mode):
+    modes = (cfg.rounding, cfg.step_mode) + ((cfg.product_rounding,) if cfg.product_format
+                                             else ())
+    if Rounding.SR in modes:
         rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-        shape = (m, n) if draw(st.booleans()) else (m, n, 160)
+        # a sequence covers the longest chain drawn here: 64 products + 64 x (step + C add)
+        shape = (m, n) if draw(st.booleans()) else (m, n, 200)
         rb = rng.integers(0, 2**32, shape, dtype=np.uint64)
     return C, c_fmt, rb
 
@@ -442,7 +445,7 @@ def random_config(draw):
         kw["block_terms"] = ch(None, 2, 4, 8, 16)
     if draw(st.integers(0, 3)) == 0:
         kw["product_format"] = ch(FP32, BF16, FP16, E8M13, SMALL_OUT)
-        kw["product_rounding"] = ch(*[m for m in MODES if m is not Rounding.SR])
+        kw["product_rounding"] = ch(*MODES)
     kw["product_exponent"] = ch("operands", "value")
     kw["alignment"] = ch("max", "max", "products_then_c", "anchor")
     if kw["alignment"] == "anchor":

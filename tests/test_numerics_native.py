@@ -109,8 +109,9 @@ def test_random_configs_match_reference(data):
 @given(data=st.data())
 @nsettings(80)
 def test_dot_batch_native_matches_reference_dot(data):
-    """dot_batch on the native backend (mxemu_dot_batch) == the reference `dot` of every row,
-    bits and flags, for random configs, element formats with specials, per-block, per-dot,
+    """dot_batch on the native backend (mxemu_dot_batch_ex) == the reference `dot` of every row,
+    bits and flags, for random configs (stochastic rounding included, with one word for all,
+    one per dot, or a sequence per dot), element formats with specials, per-block, per-dot,
     shared and no scales (NaN scales included), and C with specials."""
     from emulator import _backend
     from emulator.numerics import dot, dot_batch
@@ -137,8 +138,15 @@ def test_dot_batch_native_matches_reference_dot(data):
     if cfg.k_split == "scale_blocks" and cfg.block_terms is None:
         cfg = cfg.replace(block_terms=data.draw(st.sampled_from([1, 2, 4])))
     c = data.draw(TF.codes_st(cfg.register, (p,)))
+    # stochastic rounding: one word for all, one per dot, or a sequence long enough per dot
+    rkind = data.draw(st.sampled_from(["int", "per_dot", "sequence"]))
+    seed = data.draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    rb = (int(rng.integers(0, 2**32)) if rkind == "int" else
+          rng.integers(0, 2**32, p) if rkind == "per_dot" else rng.integers(0, 2**32, (p, 3 * k + 8)))
+    NV._state["last"] = None
     with _backend.using("native"):
-        got = dot_batch(a, b, fa, fb, sa, sb, c, cfg)
+        got = dot_batch(a, b, fa, fb, sa, sb, c, cfg, rand_bits=rb)
     assert NV.last_backend() == "native"
 
     def row(s, i):
@@ -147,7 +155,9 @@ def test_dot_batch_native_matches_reference_dot(data):
         s = np.asarray(s)
         return int(s) if s.ndim == 0 else int(s[i]) if s.ndim == 1 else s[i].tolist()
     for i in range(p):
-        want = dot(a[i].tolist(), b[i].tolist(), fa, fb, row(sa, i), row(sb, i), int(c[i]), cfg)
+        r = rb if rkind == "int" else int(rb[i]) if rkind == "per_dot" else list(rb[i])
+        want = dot(a[i].tolist(), b[i].tolist(), fa, fb, row(sa, i), row(sb, i), int(c[i]), cfg,
+                   rand_bits=r)
         assert (int(got[0][i]), int(got[1][i])) == want, (cfg.describe(), i)
 
 
@@ -299,19 +309,41 @@ def test_bad_arguments_name_the_argument():
 
 def test_unsupported_config_falls_back_with_a_warning():
     A, B, _ = _small()
-    cfg = AccumConfig(rounding="sr")
+    cfg = AccumConfig(alignment="products_then_c")  # with F unbounded: not in C
     assert not NV.native_supported(cfg)
-    with pytest.warns(NativeFallbackWarning, match="stochastic"):
-        d, f = gemm_native(A, B, None, cfg, rand_bits=np.array([[7]]))
+    with pytest.warns(NativeFallbackWarning, match="products_then_c"):
+        d, f = gemm_native(A, B, None, cfg)
     assert NV.last_backend() == "fast"
-    want = gemm(A, B, None, cfg, rand_bits=np.array([[7]]))
+    want = gemm(A, B, None, cfg)
     assert np.array_equal(d, want[0]) and np.array_equal(f, want[1])
     # The C ABI reports MXEMU_ERR_UNSUPPORTED (TypeError 'unsupported: ...' in the binding).
-    d = NV.config_to_native(AccumConfig(alignment="products_then_c"))
+    d = NV.config_to_native(cfg)
     with pytest.raises(TypeError, match="unsupported"):
         NV._native._gemm(d, E4M3.params, np.zeros((1, 2), np.uint32), E4M3.params,
                          np.zeros((1, 2), np.uint32), None, None, 0, None, 0, FP32.params,
                          None, 1)
+
+
+def test_stochastic_rounding_in_c():
+    """SR runs in C with one word per output or a sequence per output; a sequence shorter than
+    the longest chain (the C side cannot know in advance how many the data will use) and a
+    missing rand_bits go to the numpy path, which raises exactly where the reference does."""
+    A, B, _ = _small()
+    cfg = AccumConfig(rounding="sr", instruction_k=1, sr_bits=5)
+    m, n = A[0].shape[0], B[0].shape[1]
+    rng = np.random.default_rng(3)
+    for rb in (rng.integers(0, 2**32, (m, n)), rng.integers(0, 2**32, (m, n, 64))):
+        got = gemm_native(A, B, None, cfg, rand_bits=rb)
+        assert NV.last_backend() == "native"
+        want = gemm(A, B, None, cfg, rand_bits=rb)
+        assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+    short = rng.integers(0, 2**32, (m, n, 1))
+    with pytest.warns(NativeFallbackWarning, match="unsupported"):
+        with pytest.raises(ValueError, match="needs more"):
+            gemm_native(A, B, None, cfg, rand_bits=short)
+    with pytest.warns(NativeFallbackWarning, match="without rand_bits"):
+        with pytest.raises(ValueError, match="rand_bits is required"):
+            gemm_native(A, B, None, cfg)
 
 
 def test_empty_and_k0():
@@ -419,9 +451,14 @@ def test_c_abi_dot_matches_reference():
     c.version = NV._native.ACCUM_CONFIG_VERSION
     assert lib.mxemu_dot(c, 4, e4, ffi.NULL, e4, ap, ffi.NULL, ffi.NULL, 0, ffi.NULL, 0, fp32,
                          0, out, fl) == -1
-    c.rounding = 6  # stochastic rounding: not modelled natively
+    c.rounding = 6  # stochastic rounding: its random words come through mxemu_gemm_ex
+    assert lib.mxemu_dot(c, 4, e4, ap, e4, ap, ffi.NULL, ffi.NULL, 0, ffi.NULL, 0, fp32, 0,
+                         out, fl) == -1
+    c.rounding = 0
+    c.alignment, c.frac_bits = 1, -1  # products_then_c with F unbounded: not modelled in C
     assert lib.mxemu_dot(c, 4, e4, ap, e4, ap, ffi.NULL, ffi.NULL, 0, ffi.NULL, 0, fp32, 0,
                          out, fl) == -6
+    c.alignment = 0
     c.rounding = 9
     assert lib.mxemu_dot(c, 4, e4, ap, e4, ap, ffi.NULL, ffi.NULL, 0, ffi.NULL, 0, fp32, 0,
                          out, fl) == -3

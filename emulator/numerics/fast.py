@@ -889,9 +889,9 @@ def dot_batch(a_codes, b_codes, a_fmt, b_fmt, a_scale, b_scale, c_bits, config: 
     if p == 0:
         return out, flags
     from . import native as _nat
-    if rand_bits is None and _nat.use_native(config):
+    if _nat.use_native(config):
         res = _nat.dot_batch_native(a, b, a_fmt, b_fmt, a_scale, b_scale, c, cf, config,
-                                    scale_fmt, block)
+                                    scale_fmt, block, rand_bits)
         if res is not None:
             return res
     if _needs_reference(config, a_fmt, b_fmt, sa, sb, scale_fmt):
@@ -939,11 +939,13 @@ def gemm_auto(A, B, C, config: AccumConfig, *, c_fmt=None, rand_bits=None,
     from . import native as _nat
     if method not in METHODS:
         raise ValueError(f"method={method!r}; allowed: {', '.join(map(repr, METHODS))}")
+    if method == "auto" and _nat.use_native(config):
+        res = _nat._gemm_c(A, B, C, config, c_fmt, rand_bits, threads)
+        if not isinstance(res, str):
+            return res
+        method = "fast"  # a call the C kernel does not model: the numpy path, silently
     if method == "auto":
-        if rand_bits is None and _nat.use_native(config):
-            method = "native"
-        else:
-            method = "fast" if _outputs(A, B) > AUTO_MAX_REFERENCE else "reference"
+        method = "fast" if _outputs(A, B) > AUTO_MAX_REFERENCE else "reference"
     if method == "native":
         return _nat.gemm_native(A, B, C, config, c_fmt=c_fmt, rand_bits=rand_bits,
                                 threads=threads)

@@ -19,6 +19,7 @@ import numpy as np
 
 from . import fast as _fast
 from . import reference as _ref
+from ..rounding import Rounding
 from .config import AccumConfig
 
 try:
@@ -55,9 +56,6 @@ def _why_unsupported(cfg: AccumConfig):
     """A reason the C kernel cannot run cfg (mirrors mxemu_gemm's checks), or None."""
     if not _HAVE:
         return "the native module emulator._native (with _gemm) is not available"
-    modes = [cfg.rounding, cfg.step_mode] + ([cfg.product_rounding] if cfg.product_format else [])
-    if any(int(m) == 6 for m in modes):
-        return "stochastic rounding ('sr')"
     if cfg.alignment == "products_then_c" and (
             cfg.frac_bits is None or cfg.frac_bits > 40
             or (cfg.carry_bits is not None and cfg.frac_bits + cfg.carry_bits + 2 > 62)):
@@ -153,11 +151,31 @@ def _fallback(A, B, C, config, c_fmt, rand_bits, why):
     return _fast.gemm_fast(A, B, C, config, c_fmt=c_fmt, rand_bits=rand_bits)
 
 
-def gemm_native(A, B, C, config: AccumConfig, *, c_fmt=None, rand_bits=None, threads=None):
-    """D = A @ B + C, bit for bit as `reference.gemm` (same arguments and results), in C.
+def _uses_sr(cfg: AccumConfig) -> bool:
+    modes = [cfg.rounding, cfg.step_mode] + ([cfg.product_rounding] if cfg.product_format else [])
+    return any(m is Rounding.SR for m in modes)
 
-    threads: None (MXEMU_THREADS, else every core) or the number of threads to split the
-    output rows across; the result is the same for any value."""
+
+def _rand_words(rand_bits, cfg: AccumConfig, lead: tuple):
+    """(uint32 words for the C kernel or None, None) or (None, why not): one word per output
+    (shape `lead`) or R per output (`lead` + (R,)). Anything else goes to the numpy path, which
+    then reports it exactly as the reference does."""
+    if not _uses_sr(cfg):
+        return None, None
+    if rand_bits is None:  # the numpy path raises where (and only if) a rounding needs one
+        return None, "stochastic rounding without rand_bits"
+    rb = np.asarray(rand_bits)
+    if rb.ndim == 0 and len(lead) == 1:  # dot_batch: one int for every rounding
+        rb = np.full(lead, rb)
+    if (rb.dtype.kind not in "iu" or rb.ndim not in (len(lead), len(lead) + 1)
+            or rb.shape[:len(lead)] != lead
+            or (rb.size and (int(rb.min()) < 0 or int(rb.max()) >= 1 << 32))):
+        return None, "rand_bits not one or R uint32 words per output"
+    return np.ascontiguousarray(rb, dtype=np.uint32), None
+
+
+def _gemm_c(A, B, C, config: AccumConfig, c_fmt, rand_bits, threads):
+    """(bits, flags) from the C kernel, or a string saying why it does not run the call."""
     if not isinstance(config, AccumConfig):
         raise ValueError(f"config must be an AccumConfig, got {type(config).__name__}")
     nth = _threads(threads)
@@ -165,13 +183,13 @@ def gemm_native(A, B, C, config: AccumConfig, *, c_fmt=None, rand_bits=None, thr
     ac, afmt, bc, bfmt, sfmt = g.ac, g.afmt, g.bc, g.bfmt, g.sfmt
     m, n, reg, cf, Cin, block = g.m, g.n, g.reg, g.cf, g.C, g.block
     if m == 0 or n == 0:
-        _state["last"] = "native"
         return np.zeros((m, n), dtype=reg.code_dtype), np.zeros((m, n), dtype=np.uint8)
     why = _why_unsupported(config)
     if why is None and cf.kind != "float":
         why = f"c_fmt={cf.name} (not a float format)"
-    if why is not None:
-        return _fallback(A, B, C, config, c_fmt, rand_bits, why)
+    rnd, why_r = _rand_words(rand_bits, config, (m, n))
+    if why or why_r:
+        return why or why_r
     a_s, a_blk = _block_scales(A, 1)
     b_s, b_blk = _block_scales(B, 0)
     cfgd = config_to_native(config)
@@ -181,13 +199,25 @@ def gemm_native(A, B, C, config: AccumConfig, *, c_fmt=None, rand_bits=None, thr
         d, fl = _native._gemm(
             cfgd, afmt.params, np.ascontiguousarray(ac, dtype=np.uint32), bfmt.params,
             np.ascontiguousarray(bc, dtype=np.uint32), sfmt.params, a_s, a_blk, b_s, b_blk,
-            cf.params, np.ascontiguousarray(Cin, dtype=np.uint32), nth)
+            cf.params, np.ascontiguousarray(Cin, dtype=np.uint32), nth, rnd)
     except TypeError as e:
         if str(e).startswith("unsupported"):
-            return _fallback(A, B, C, config, c_fmt, rand_bits, str(e))
+            return str(e)
         raise
-    _state["last"] = "native"
     return d.astype(reg.code_dtype, copy=False), fl
+
+
+def gemm_native(A, B, C, config: AccumConfig, *, c_fmt=None, rand_bits=None, threads=None):
+    """D = A @ B + C, bit for bit as `reference.gemm` (same arguments and results), in C.
+
+    threads: None (MXEMU_THREADS, else every core) or the number of threads to split the
+    output rows across; the result is the same for any value. A call the C kernel does not
+    model runs `gemm_fast` instead, with a NativeFallbackWarning."""
+    res = _gemm_c(A, B, C, config, c_fmt, rand_bits, threads)
+    if isinstance(res, str):
+        return _fallback(A, B, C, config, c_fmt, rand_bits, res)
+    _state["last"] = "native"
+    return res
 
 
 def _per_block_scales(scale, p: int, k: int):
@@ -204,13 +234,14 @@ def _per_block_scales(scale, p: int, k: int):
 
 
 def dot_batch_native(a, b, a_fmt, b_fmt, a_scale, b_scale, c, c_fmt, config: AccumConfig,
-                     scale_fmt, block, threads=None):
+                     scale_fmt, block, rand_bits=None, threads=None):
     """`fast.dot_batch` in C on arguments it has already validated (P x K codes, scales as
     dot_batch takes them, P C codes of c_fmt, the scale-block length it derived); returns
     (bits, flags), or None when the C kernel does not model the call (the caller then runs
     its own path)."""
     p, k = a.shape
-    if (_why_unsupported(config) is not None or c_fmt.kind != "float" or k == 0
+    rnd, why_r = _rand_words(rand_bits, config, (p,))
+    if (_why_unsupported(config) is not None or c_fmt.kind != "float" or k == 0 or why_r
             or (scale_fmt.bits > 8 and (a_scale is not None or b_scale is not None))):
         return None
     a_s, a_blk = _per_block_scales(a_scale, p, k)
@@ -222,7 +253,7 @@ def dot_batch_native(a, b, a_fmt, b_fmt, a_scale, b_scale, c, c_fmt, config: Acc
         d, fl = _native._dot_batch(
             cfgd, a_fmt.params, np.ascontiguousarray(a, dtype=np.uint32), b_fmt.params,
             np.ascontiguousarray(b, dtype=np.uint32), scale_fmt.params, a_s, a_blk, b_s, b_blk,
-            c_fmt.params, np.ascontiguousarray(c, dtype=np.uint32), _threads(threads))
+            c_fmt.params, np.ascontiguousarray(c, dtype=np.uint32), _threads(threads), rnd)
     except TypeError as e:  # a limit only the C side knows (e.g. an adder too wide for K)
         if str(e).startswith("unsupported"):
             return None

@@ -4,6 +4,7 @@
 #include "common.hpp"
 
 #include <cstdlib>
+#include <vector>
 
 namespace mxemu_py {
 
@@ -77,8 +78,10 @@ struct Operands {
     const mxemu_format *sfp = nullptr;
     py::array_t<uint32_t> a, b, c;
     py::array_t<uint8_t> as, bs;
+    py::array_t<uint32_t> rnd;
     const uint8_t *asp = nullptr, *bsp = nullptr;
-    const uint32_t *cp = nullptr;
+    const uint32_t *cp = nullptr, *rp = nullptr;
+    int64_t rand_per = 0;
     int64_t rows_a = 0, rows_b = 0, k = 0;
 };
 
@@ -132,6 +135,24 @@ Operands operands(const py::dict &cfg_d, const py::object &a_fmt_o, const py::ob
     return o;
 }
 
+// rand_bits: None, or one uint32 word per output (shape `outs`), or `outs` x R words.
+void rand_words(Operands &o, const py::object &r_o, const std::vector<int64_t> &outs)
+{
+    if (r_o.is_none())
+        return;
+    const int nd = static_cast<int>(outs.size());
+    py::array_t<uint32_t> r = py::array_t<uint32_t, py::array::c_style | py::array::forcecast>::
+        ensure(r_o);
+    if (!r || (r.ndim() != nd && r.ndim() != nd + 1))
+        value_error("rand_bits must be None, one word per output, or R words per output");
+    for (int d = 0; d < nd; d++)
+        if (r.shape(d) != outs[d])
+            value_error("rand_bits: its leading shape must be the outputs' shape");
+    o.rand_per = r.ndim() == nd + 1 ? r.shape(nd) : 0;
+    o.rnd = r;
+    o.rp = o.rnd.data();
+}
+
 void check_status(int32_t st, const char *what)
 {
     if (st == MXEMU_ERR_UNSUPPORTED)
@@ -144,7 +165,8 @@ void check_status(int32_t st, const char *what)
 py::tuple gemm(const py::dict &cfg_d, const py::object &a_fmt_o, const py::object &a_o,
                const py::object &b_fmt_o, const py::object &b_o, const py::object &sfmt_o,
                const py::object &as_o, int64_t a_block, const py::object &bs_o, int64_t b_block,
-               const py::object &c_fmt_o, const py::object &c_o, int64_t threads)
+               const py::object &c_fmt_o, const py::object &c_o, int64_t threads,
+               const py::object &rand_o)
 {
     Operands o = operands(cfg_d, a_fmt_o, a_o, b_fmt_o, b_o, sfmt_o, as_o, a_block, bs_o,
                           b_block, c_fmt_o, threads);
@@ -155,6 +177,7 @@ py::tuple gemm(const py::dict &cfg_d, const py::object &a_fmt_o, const py::objec
             value_error("c_codes must have shape (M, N)");
         o.cp = o.c.data();
     }
+    rand_words(o, rand_o, {m, n});
     py::array_t<uint32_t> d({m, n});
     py::array_t<uint8_t> fl({m, n});
     uint32_t *dp = d.mutable_data();
@@ -162,10 +185,10 @@ py::tuple gemm(const py::dict &cfg_d, const py::object &a_fmt_o, const py::objec
     int32_t st;
     {
         py::gil_scoped_release nogil;
-        st = mxemu_gemm(&o.cfg, m, n, o.k, &o.a_fmt, o.a.data(), &o.b_fmt, o.b.data(), o.sfp,
-                        o.asp, static_cast<int32_t>(a_block), o.bsp,
-                        static_cast<int32_t>(b_block), &o.c_fmt, o.cp,
-                        static_cast<int32_t>(threads), dp, fp);
+        st = mxemu_gemm_ex(&o.cfg, m, n, o.k, &o.a_fmt, o.a.data(), &o.b_fmt, o.b.data(),
+                           o.sfp, o.asp, static_cast<int32_t>(a_block), o.bsp,
+                           static_cast<int32_t>(b_block), &o.c_fmt, o.cp, o.rp, o.rand_per,
+                           static_cast<int32_t>(threads), dp, fp);
     }
     check_status(st, "gemm");
     return py::make_tuple(d, fl);
@@ -175,7 +198,7 @@ py::tuple dot_batch(const py::dict &cfg_d, const py::object &a_fmt_o, const py::
                     const py::object &b_fmt_o, const py::object &b_o, const py::object &sfmt_o,
                     const py::object &as_o, int64_t a_block, const py::object &bs_o,
                     int64_t b_block, const py::object &c_fmt_o, const py::object &c_o,
-                    int64_t threads)
+                    int64_t threads, const py::object &rand_o)
 {
     Operands o = operands(cfg_d, a_fmt_o, a_o, b_fmt_o, b_o, sfmt_o, as_o, a_block, bs_o,
                           b_block, c_fmt_o, threads);
@@ -189,6 +212,7 @@ py::tuple dot_batch(const py::dict &cfg_d, const py::object &a_fmt_o, const py::
             value_error("c_codes must have shape (P,) = (" + std::to_string(p) + ",)");
         o.cp = o.c.data();
     }
+    rand_words(o, rand_o, {p});
     py::array_t<uint32_t> d(p);
     py::array_t<uint8_t> fl(p);
     uint32_t *dp = d.mutable_data();
@@ -196,10 +220,10 @@ py::tuple dot_batch(const py::dict &cfg_d, const py::object &a_fmt_o, const py::
     int32_t st;
     {
         py::gil_scoped_release nogil;
-        st = mxemu_dot_batch(&o.cfg, p, o.k, &o.a_fmt, o.a.data(), &o.b_fmt, o.b.data(),
-                             o.sfp, o.asp, static_cast<int32_t>(a_block), o.bsp,
-                             static_cast<int32_t>(b_block), &o.c_fmt, o.cp,
-                             static_cast<int32_t>(threads), dp, fp);
+        st = mxemu_dot_batch_ex(&o.cfg, p, o.k, &o.a_fmt, o.a.data(), &o.b_fmt, o.b.data(),
+                                o.sfp, o.asp, static_cast<int32_t>(a_block), o.bsp,
+                                static_cast<int32_t>(b_block), &o.c_fmt, o.cp, o.rp,
+                                o.rand_per, static_cast<int32_t>(threads), dp, fp);
     }
     check_status(st, "dot_batch");
     return py::make_tuple(d, fl);
@@ -212,15 +236,15 @@ void register_numerics(py::module_ &m)
     m.def("_gemm", &gemm, py::arg("config"), py::arg("a_fmt"), py::arg("a_codes"),
           py::arg("b_fmt"), py::arg("b_codes"), py::arg("scale_fmt"), py::arg("a_scales"),
           py::arg("a_block"), py::arg("b_scales"), py::arg("b_block"), py::arg("c_fmt"),
-          py::arg("c_codes"), py::arg("threads"),
-          "D = A @ B + C with the accumulation model (mxemu_gemm).  B is passed transposed "
+          py::arg("c_codes"), py::arg("threads"), py::arg("rand_bits") = py::none(),
+          "D = A @ B + C with the accumulation model (mxemu_gemm_ex).  B is passed transposed "
           "(N x K).  Raises TypeError('unsupported: ...') for a config the C kernel does not "
           "model (the Python adapter falls back), ValueError for bad arguments.");
     m.def("_dot_batch", &dot_batch, py::arg("config"), py::arg("a_fmt"), py::arg("a_codes"),
           py::arg("b_fmt"), py::arg("b_codes"), py::arg("scale_fmt"), py::arg("a_scales"),
           py::arg("a_block"), py::arg("b_scales"), py::arg("b_block"), py::arg("c_fmt"),
-          py::arg("c_codes"), py::arg("threads"),
-          "P independent dots (mxemu_dot_batch): row r of a_codes with row r of b_codes, "
+          py::arg("c_codes"), py::arg("threads"), py::arg("rand_bits") = py::none(),
+          "P independent dots (mxemu_dot_batch_ex): row r of a_codes with row r of b_codes, "
           "C c_codes[r].  Errors as _gemm.");
     m.attr("ACCUM_CONFIG_VERSION") = MXEMU_ACCUM_CONFIG_VERSION;
 }

@@ -369,13 +369,15 @@ typedef struct mxemu_accum_config {
  * Outputs d_codes[m x n] (bits in register_format) and flags[m x n]
  * (MXEMU_FLAG_INEXACT, _UNDERFLOW, _OVERFLOW, _INVALID).
  * Returns MXEMU_OK; MXEMU_ERR_UNSUPPORTED (nothing written) for a valid
- * config this kernel does not model: stochastic rounding, alignment
+ * config this kernel does not model: alignment
  * PRODUCTS_THEN_C with frac_bits -1 or frac_bits + 6 + log2(instruction_k + 1)
  * > 62 (or frac_bits + carry_bits + 2 > 62), SCALE_BLOCKS with frac_bits -1 or
  * > 60 or alignment other
  * than MAX, an adder of frac_bits + carry_bits + 2 > 126 bits, a result
  * format with more than 29 mantissa bits, or exponent ranges needing an
- * accumulator over 5120 bits; or another negative MXEMU_ERR_*. */
+ * accumulator over 5120 bits; MXEMU_ERR_NULL for a stochastic rounding
+ * (MXEMU_SR anywhere in the config): its random words come through
+ * mxemu_gemm_ex; or another negative MXEMU_ERR_*. */
 MXEMU_API int32_t mxemu_gemm(const mxemu_accum_config *cfg, int64_t m, int64_t n, int64_t k,
                              const mxemu_format *a_fmt, const uint32_t *a_codes,
                              const mxemu_format *b_fmt, const uint32_t *b_codes,
@@ -383,6 +385,25 @@ MXEMU_API int32_t mxemu_gemm(const mxemu_accum_config *cfg, int64_t m, int64_t n
                              int32_t a_block, const uint8_t *b_scales, int32_t b_block,
                              const mxemu_format *c_fmt, const uint32_t *c_codes,
                              int32_t threads, uint32_t *d_codes, uint8_t *flags);
+
+/* mxemu_gemm with the random words of stochastic rounding (MXEMU_SR as any
+ * of the config's roundings): rand_bits holds one uint32_t per output (m x n,
+ * rand_per_output = 0), reused by every rounding of that output's chain, or
+ * rand_per_output words per output (m x n x rand_per_output), consumed in
+ * order by the chain's SR roundings: every product's (K order, with an SR
+ * product_rounding), then each instruction's steps and its add of C
+ * (emulator.numerics.reference, _Rand).  A sequence shorter than the most
+ * roundings a chain can make (K if products round by SR, plus per
+ * instruction its steps and, with C after, one) returns
+ * MXEMU_ERR_UNSUPPORTED.  rand_bits may be NULL when no rounding is SR. */
+MXEMU_API int32_t mxemu_gemm_ex(const mxemu_accum_config *cfg, int64_t m, int64_t n, int64_t k,
+                                const mxemu_format *a_fmt, const uint32_t *a_codes,
+                                const mxemu_format *b_fmt, const uint32_t *b_codes,
+                                const mxemu_format *scale_fmt, const uint8_t *a_scales,
+                                int32_t a_block, const uint8_t *b_scales, int32_t b_block,
+                                const mxemu_format *c_fmt, const uint32_t *c_codes,
+                                const uint32_t *rand_bits, int64_t rand_per_output,
+                                int32_t threads, uint32_t *d_codes, uint8_t *flags);
 
 /* p independent dot products at once (golden vectors, scoreboards): dot r is
  * A's row r with B's row r, i.e. the diagonal of mxemu_gemm with m = n = p,
@@ -398,6 +419,16 @@ MXEMU_API int32_t mxemu_dot_batch(const mxemu_accum_config *cfg, int64_t p, int6
                                   int32_t a_block, const uint8_t *b_scales, int32_t b_block,
                                   const mxemu_format *c_fmt, const uint32_t *c_codes,
                                   int32_t threads, uint32_t *d_codes, uint8_t *flags);
+
+/* mxemu_dot_batch with random words, as mxemu_gemm_ex (p outputs). */
+MXEMU_API int32_t mxemu_dot_batch_ex(const mxemu_accum_config *cfg, int64_t p, int64_t k,
+                                     const mxemu_format *a_fmt, const uint32_t *a_codes,
+                                     const mxemu_format *b_fmt, const uint32_t *b_codes,
+                                     const mxemu_format *scale_fmt, const uint8_t *a_scales,
+                                     int32_t a_block, const uint8_t *b_scales, int32_t b_block,
+                                     const mxemu_format *c_fmt, const uint32_t *c_codes,
+                                     const uint32_t *rand_bits, int64_t rand_per_output,
+                                     int32_t threads, uint32_t *d_codes, uint8_t *flags);
 
 /* One output element: mxemu_gemm with m = n = 1 on one thread; c_code is C's
  * bits in c_fmt; writes *d_code and *flags. */

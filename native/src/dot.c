@@ -12,7 +12,7 @@
  * formats of at most 29 mantissa bits), which is exact for every mode.
  *
  * Not supported (MXEMU_ERR_UNSUPPORTED, decided before anything is computed):
- * stochastic rounding anywhere, alignment PRODUCTS_THEN_C with F unbounded or a
+ * a stochastic-rounding word sequence too short for every chain, alignment PRODUCTS_THEN_C with F unbounded or a
  * product sum wider than 62 bits, SCALE_BLOCKS with
  * frac_bits unbounded or > 60 or an alignment other than MAX, carry_bits with
  * an adder wider than 126 bits, result formats with more than 29 mantissa
@@ -88,6 +88,9 @@ typedef struct dctx {
     int32_t *perm, *soff, *scnt; /* step s: products perm[soff[s] .. +scnt[s]) */
     int32_t nsteps;
     int32_t diag;               /* dot batch: output i is row i of A with row i of B */
+    const uint32_t *rand;       /* SR words: one per output, or rand_per each */
+    int64_t rand_per;
+    int32_t pre_products;       /* product rounding is SR: products in K order first */
     const mx_simd_plan *simd;   /* the vectorised kernel's data, or NULL    */
     int32_t zero_align;         /* alignment of a zero C: the floor or none */
     const uint32_t *c_codes;
@@ -101,6 +104,9 @@ typedef struct scratch {
     uint64_t *limbs;
     side *ra, *rb;      /* one decoded row of A and of B (vectorised path) */
     fside *rfa, *rfb;
+    term *pre;          /* the output's K products, formed first (product SR) */
+    const uint32_t *rnd; /* stochastic rounding: this output's random words */
+    int64_t rnd_left;   /* words left of a sequence; -1: one word, reused  */
 } scratch;
 
 /* The operands of one output: row i of A and row j of B (B transposed), as
@@ -151,11 +157,23 @@ static term reg_term(const dctx *x, const mx_fmt *f, uint32_t code, int flush)
  * --------------------------------------------------------------------- */
 MX_INLINE uint32_t signed_zero(const mx_fmt *f, int sign) { return sign ? f->sign_mask : 0u; }
 
-static uint32_t dt_round(const dctx *x, const mx_fmt *f, const mx_round_cfg *rc, int sign,
-                         uint64_t n, int32_t e2, uint8_t *flags)
+/* The next random word of the output's chain (stochastic rounding only). */
+MX_INLINE uint32_t next_rand(scratch *s)
+{
+    if (s->rnd_left < 0)
+        return *s->rnd;
+    if (s->rnd_left == 0) /* not reached: the call checks the sequence is long enough */
+        return 0;
+    s->rnd_left--;
+    return *s->rnd++;
+}
+
+static uint32_t dt_round(const dctx *x, scratch *s, const mx_fmt *f, const mx_round_cfg *rc,
+                         int sign, uint64_t n, int32_t e2, uint8_t *flags)
 {
     uint8_t fl = 0;
-    uint32_t code = mx_round_pack(f, rc, MX_VAL_FINITE, sign, n, e2, 1, 0, &fl);
+    const uint32_t r = rc->mode == MXEMU_SR ? next_rand(s) : 0u;
+    uint32_t code = mx_round_pack(f, rc, MX_VAL_FINITE, sign, n, e2, 1, r, &fl);
     if ((fl & MXEMU_FLAG_OVERFLOW) && x->c.overflow == MXEMU_ACC_OVERFLOW_INF)
         code = (sign ? f->sign_mask : 0u) | f->inf_mag;
     if (x->c.output_subnormals == MXEMU_ACC_SUBNORMALS_FLUSH) {
@@ -507,13 +525,13 @@ static uint32_t fused_step(const dctx *x, scratch *s, const term *t, int nt, con
         }
         return signed_zero(f, sign);
     }
-    return dt_round(x, f, rc, o.neg, o.n, o.e2, flags);
+    return dt_round(x, s, f, rc, o.neg, o.n, o.e2, flags);
 }
 
 /* ------------------------------------------------------------------------
  * Products, block sums, instructions
  * --------------------------------------------------------------------- */
-static term product(const dctx *x, const side *a, const side *b, uint8_t *flags)
+static term product(const dctx *x, scratch *s, const side *a, const side *b, uint8_t *flags)
 {
     term t = {T_ZERO, 0, 0, 0, 0, 0};
     t.sign = (int8_t)(a->sign ^ b->sign);
@@ -546,7 +564,7 @@ static term product(const dctx *x, const side *a, const side *b, uint8_t *flags)
     if (x->c.product_exponent == MXEMU_ACC_PEXP_VALUE)
         t.align = bitlen64(t.sig) - 1 + t.lsb;
     if (x->c.has_product_format) {
-        uint32_t code = dt_round(x, &x->pf, &x->prod_rc, t.sign, t.sig, t.lsb, flags);
+        uint32_t code = dt_round(x, s, &x->pf, &x->prod_rc, t.sign, t.sig, t.lsb, flags);
         t = reg_term(x, &x->pf, code, 0);
     }
     return t;
@@ -608,7 +626,8 @@ static int block_sums(const dctx *x, scratch *s, const term *p, int np, term *ou
 /* The fast step: max alignment, F bounded or not, truncation, exact products,
  * no specials, a 64-bit sum.  Returns 1 with *code set, or 0 when the step
  * needs the general path (which then recomputes it from scratch). */
-static int fast_step(const dctx *x, const fside *A, const fside *B, const int32_t *idx, int np,
+static int fast_step(const dctx *x, scratch *s, const fside *A, const fside *B,
+                     const int32_t *idx, int np,
                      const term *acc, const mx_fmt *f, const mx_round_cfg *rc, uint8_t *flags,
                      uint32_t *code)
 {
@@ -689,7 +708,7 @@ static int fast_step(const dctx *x, const fside *A, const fside *B, const int32_
         if (bitlen64(mag) - 1 + q < f->emin)
             *flags |= MXEMU_FLAG_UNDERFLOW;
     }
-    *code = dt_round(x, f, rc, neg, mag, q, flags);
+    *code = dt_round(x, s, f, rc, neg, mag, q, flags);
     return 1;
 }
 
@@ -729,6 +748,15 @@ static int fast_block(const fside *A, const fside *B, int np, term *out)
     return 1;
 }
 
+/* Product kk of the output: formed now, or taken from those formed first in
+ * K order (when product rounding is stochastic: its random words go to the
+ * products in K order before any step's, as in the reference). */
+MX_INLINE term get_product(const dctx *x, scratch *s, const side *a, const side *b, int64_t kk,
+                           uint8_t *flags)
+{
+    return s->pre ? s->pre[kk] : product(x, s, a + kk, b + kk, flags);
+}
+
 /* One instruction (products k0 .. k0 + ik - 1 of output (i, j), padded past K);
  * returns the result's code in the register format. */
 static uint32_t instruction(const dctx *x, scratch *s, const rows *r, int64_t k0,
@@ -750,14 +778,14 @@ static uint32_t instruction(const dctx *x, scratch *s, const rows *r, int64_t k0
                 const int i1 = i0 + (int)x->block < ik ? i0 + (int)x->block : ik;
                 if (!fast_block(fa + i0, fb + i0, i1 - i0, &s->bsum[nb])) {
                     for (int q = i0; q < i1; q++)
-                        s->prod[q - i0] = product(x, a + k0 + q, b + k0 + q, flags);
+                        s->prod[q - i0] = get_product(x, s, a, b, k0 + q, flags);
                     block_sums(x, s, s->prod, i1 - i0, &s->bsum[nb], flags);
                 }
                 nb++;
             }
         } else {
             for (int q = 0; q < ik; q++)
-                s->prod[q] = k0 + q < x->k ? product(x, a + k0 + q, b + k0 + q, flags) : pad;
+                s->prod[q] = k0 + q < x->k ? get_product(x, s, a, b, k0 + q, flags) : pad;
             nb = block_sums(x, s, s->prod, ik, s->bsum, flags);
         }
         if (have_acc) {
@@ -783,11 +811,11 @@ static uint32_t instruction(const dctx *x, scratch *s, const rows *r, int64_t k0
             const mx_round_cfg *rc = (inside && last) ? &x->out_rc : &x->step_rc;
             const term *accp = (inside || have_acc) ? &acc : NULL;
             if (!(x->fast_ok && full && fa &&
-                  fast_step(x, fa, fb, idx, np, accp, f, rc, flags, &code))) {
+                  fast_step(x, s, fa, fb, idx, np, accp, f, rc, flags, &code))) {
                 int nt = 0;
                 for (int n = 0; n < np; n++) {
                     const int64_t kk = k0 + idx[n];
-                    s->stepbuf[nt++] = kk < x->k ? product(x, a + kk, b + kk, flags) : pad;
+                    s->stepbuf[nt++] = kk < x->k ? get_product(x, s, a, b, kk, flags) : pad;
                 }
                 if (accp)
                     s->stepbuf[nt++] = acc;
@@ -832,12 +860,24 @@ static void dot_one(const dctx *x, scratch *s, int64_t i, int64_t j, const rows 
     uint8_t flags = 0;
     uint32_t code = x->c_codes ? x->c_codes[o] : 0u;
     const mx_fmt *cf = &x->cf;
+    if (x->rand) { /* this output's random words */
+        s->rnd = x->rand + (x->rand_per ? o * x->rand_per : o);
+        s->rnd_left = x->rand_per ? x->rand_per : -1;
+    }
+    term *pre = s->pre;
+    s->pre = NULL;
+    if (x->pre_products) {
+        for (int64_t kk = 0; kk < x->k; kk++)
+            pre[kk] = product(x, s, r->a + kk, r->b + kk, &flags);
+        s->pre = pre;
+    }
     for (int64_t ins = 0; ins < x->n_instr; ins++) {
         code = instruction(x, s, r, ins * x->ik, cf, code, &flags);
         cf = &x->reg;
     }
     x->d[o] = code;
     x->flags[o] = flags;
+    s->pre = pre;
 }
 
 /* ------------------------------------------------------------------------
@@ -1057,8 +1097,10 @@ static int32_t run_rows(const dctx *x, int64_t r0, int64_t r1)
         s.rfa = malloc(sizeof(fside) * k);
         s.rfb = malloc(sizeof(fside) * k);
     }
+    if (x->pre_products)
+        s.pre = malloc(sizeof(term) * k);
     int32_t st = MXEMU_OK;
-    if (!s.prod || !s.stepbuf || !s.bsum || !s.limbs ||
+    if (!s.prod || !s.stepbuf || !s.bsum || !s.limbs || (x->pre_products && !s.pre) ||
         (np && (!acc || !acca || !fl || !s.ra || !s.rb || !s.rfa || !s.rfb)))
         st = MXEMU_ERR_ALLOC;
     else if (np)
@@ -1079,6 +1121,7 @@ static int32_t run_rows(const dctx *x, int64_t r0, int64_t r1)
     free(s.rb);
     free(s.rfa);
     free(s.rfb);
+    free(s.pre);
     free(acc);
     free(acca);
     free(fl);
@@ -1091,12 +1134,13 @@ static void row_worker(void *arg)
     w->status = run_rows(w->x, w->r0, w->r1);
 }
 
-static int32_t rc_of(const mx_fmt *f, int32_t mode, int32_t ovf_policy, mx_round_cfg *rc)
+static int32_t rc_of(const mx_fmt *f, int32_t mode, int32_t ovf_policy, int32_t sr_bits,
+                     mx_round_cfg *rc)
 {
     rc->mode = mode;
     rc->overflow = ovf_policy == MXEMU_ACC_OVERFLOW_SATURATE ? MXEMU_OVERFLOW_SATURATE
                                                              : MXEMU_OVERFLOW_INF;
-    rc->sr_bits = 32;
+    rc->sr_bits = sr_bits;
     rc->int_min = 0;
     return mx_round_cfg_check(f, rc);
 }
@@ -1398,7 +1442,8 @@ static int32_t run_model(const mxemu_accum_config *cfg, int64_t m, int64_t n, in
                          const mxemu_format *b_fmt, const uint32_t *b_codes,
                          const mxemu_format *scale_fmt, const uint8_t *a_scales,
                          int32_t a_block, const uint8_t *b_scales, int32_t b_block,
-                         const mxemu_format *c_fmt, const uint32_t *c_codes, int32_t threads,
+                         const mxemu_format *c_fmt, const uint32_t *c_codes,
+                         const uint32_t *rand_bits, int64_t rand_per, int32_t threads,
                          uint32_t *d_codes, uint8_t *flags, int diag)
 {
     if (!cfg || !a_fmt || !b_fmt || !c_fmt || !d_codes || !flags)
@@ -1467,18 +1512,22 @@ static int32_t run_model(const mxemu_accum_config *cfg, int64_t m, int64_t n, in
     if (x.cf.is_int || x.cf.bits > 32)
         return MXEMU_ERR_FORMAT;
     const int32_t step_mode = c->step_rounding >= 0 ? c->step_rounding : c->rounding;
-    if ((st = rc_of(&x.out, c->rounding, c->overflow, &x.out_rc)) != MXEMU_OK ||
-        (st = rc_of(&x.step, step_mode, c->overflow, &x.step_rc)) != MXEMU_OK ||
+    if ((st = rc_of(&x.out, c->rounding, c->overflow, c->sr_bits, &x.out_rc)) != MXEMU_OK ||
+        (st = rc_of(&x.step, step_mode, c->overflow, c->sr_bits, &x.step_rc)) != MXEMU_OK ||
         (c->has_product_format &&
-         (st = rc_of(&x.pf, c->product_rounding, c->overflow, &x.prod_rc)) != MXEMU_OK))
+         (st = rc_of(&x.pf, c->product_rounding, c->overflow, c->sr_bits, &x.prod_rc)) !=
+             MXEMU_OK))
         return st;
     x.same_out_reg = same_desc(&c->output_format, &c->register_format);
     x.same_step_reg = same_desc(c->has_step_format ? &c->step_format : &c->output_format,
                                 &c->register_format);
-    /* 3. what this kernel does not model */
-    if (c->rounding == MXEMU_SR || step_mode == MXEMU_SR ||
-        (c->has_product_format && c->product_rounding == MXEMU_SR))
-        return MXEMU_ERR_UNSUPPORTED;
+    /* 3. stochastic rounding needs the random words; what this kernel does not model */
+    const int product_sr = c->has_product_format && c->product_rounding == MXEMU_SR;
+    const int any_sr = c->rounding == MXEMU_SR || step_mode == MXEMU_SR || product_sr;
+    if (rand_per < 0 || rand_per > (1ll << 40))
+        return MXEMU_ERR_LENGTH;
+    if (any_sr && !rand_bits)
+        return MXEMU_ERR_NULL;
     /* products_then_c: its product sum must stay a plain (unjammed) integer */
     if (c->alignment == MXEMU_ACC_ALIGN_PRODUCTS_THEN_C &&
         (c->frac_bits < 0 ||
@@ -1607,6 +1656,18 @@ static int32_t run_model(const mxemu_accum_config *cfg, int64_t m, int64_t n, in
     x.n = n;
     x.k = k;
     x.diag = diag;
+    x.rand = any_sr ? rand_bits : NULL;
+    x.rand_per = rand_per;
+    x.pre_products = product_sr;
+    /* a sequence of words per output must cover the most roundings a chain can
+     * make: every product, and per instruction every step and the add of C */
+    if (x.rand && rand_per > 0 &&
+        rand_per < (product_sr ? k : 0) +
+                       x.n_instr * ((c->k_split == MXEMU_ACC_KSPLIT_SCALE_BLOCKS ? 1 : x.nsteps) +
+                                    (c->c_entry == MXEMU_ACC_C_AFTER))) {
+        free(lay);
+        return MXEMU_ERR_UNSUPPORTED;
+    }
     x.c_codes = c_codes;
     x.d = d_codes;
     x.flags = flags;
@@ -1685,6 +1746,20 @@ static int32_t run_model(const mxemu_accum_config *cfg, int64_t m, int64_t n, in
     return st;
 }
 
+int32_t mxemu_gemm_ex(const mxemu_accum_config *cfg, int64_t m, int64_t n, int64_t k,
+                      const mxemu_format *a_fmt, const uint32_t *a_codes,
+                      const mxemu_format *b_fmt, const uint32_t *b_codes,
+                      const mxemu_format *scale_fmt, const uint8_t *a_scales, int32_t a_block,
+                      const uint8_t *b_scales, int32_t b_block, const mxemu_format *c_fmt,
+                      const uint32_t *c_codes, const uint32_t *rand_bits,
+                      int64_t rand_per_output, int32_t threads, uint32_t *d_codes,
+                      uint8_t *flags)
+{
+    return run_model(cfg, m, n, k, a_fmt, a_codes, b_fmt, b_codes, scale_fmt, a_scales,
+                     a_block, b_scales, b_block, c_fmt, c_codes, rand_bits, rand_per_output,
+                     threads, d_codes, flags, 0);
+}
+
 int32_t mxemu_gemm(const mxemu_accum_config *cfg, int64_t m, int64_t n, int64_t k,
                    const mxemu_format *a_fmt, const uint32_t *a_codes,
                    const mxemu_format *b_fmt, const uint32_t *b_codes,
@@ -1693,7 +1768,22 @@ int32_t mxemu_gemm(const mxemu_accum_config *cfg, int64_t m, int64_t n, int64_t 
                    const uint32_t *c_codes, int32_t threads, uint32_t *d_codes, uint8_t *flags)
 {
     return run_model(cfg, m, n, k, a_fmt, a_codes, b_fmt, b_codes, scale_fmt, a_scales,
-                     a_block, b_scales, b_block, c_fmt, c_codes, threads, d_codes, flags, 0);
+                     a_block, b_scales, b_block, c_fmt, c_codes, NULL, 0, threads, d_codes,
+                     flags, 0);
+}
+
+int32_t mxemu_dot_batch_ex(const mxemu_accum_config *cfg, int64_t p, int64_t k,
+                           const mxemu_format *a_fmt, const uint32_t *a_codes,
+                           const mxemu_format *b_fmt, const uint32_t *b_codes,
+                           const mxemu_format *scale_fmt, const uint8_t *a_scales,
+                           int32_t a_block, const uint8_t *b_scales, int32_t b_block,
+                           const mxemu_format *c_fmt, const uint32_t *c_codes,
+                           const uint32_t *rand_bits, int64_t rand_per_output, int32_t threads,
+                           uint32_t *d_codes, uint8_t *flags)
+{
+    return run_model(cfg, p, p, k, a_fmt, a_codes, b_fmt, b_codes, scale_fmt, a_scales,
+                     a_block, b_scales, b_block, c_fmt, c_codes, rand_bits, rand_per_output,
+                     threads, d_codes, flags, 1);
 }
 
 int32_t mxemu_dot_batch(const mxemu_accum_config *cfg, int64_t p, int64_t k,
@@ -1705,7 +1795,8 @@ int32_t mxemu_dot_batch(const mxemu_accum_config *cfg, int64_t p, int64_t k,
                         uint8_t *flags)
 {
     return run_model(cfg, p, p, k, a_fmt, a_codes, b_fmt, b_codes, scale_fmt, a_scales,
-                     a_block, b_scales, b_block, c_fmt, c_codes, threads, d_codes, flags, 1);
+                     a_block, b_scales, b_block, c_fmt, c_codes, NULL, 0, threads, d_codes,
+                     flags, 1);
 }
 
 int32_t mxemu_dot(const mxemu_accum_config *cfg, int64_t k, const mxemu_format *a_fmt,
@@ -1715,5 +1806,5 @@ int32_t mxemu_dot(const mxemu_accum_config *cfg, int64_t k, const mxemu_format *
                   uint32_t c_code, uint32_t *d_code, uint8_t *flags)
 {
     return run_model(cfg, 1, 1, k, a_fmt, a_codes, b_fmt, b_codes, scale_fmt, a_scales,
-                     a_block, b_scales, b_block, c_fmt, &c_code, 1, d_code, flags, 0);
+                     a_block, b_scales, b_block, c_fmt, &c_code, NULL, 0, 1, d_code, flags, 0);
 }
