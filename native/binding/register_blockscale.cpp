@@ -53,6 +53,14 @@ py::tuple quantize_blocks(const py::object &x_obj, const py::object &block_obj,
     if (nan_policy != MXEMU_POLICY_BLOCK && nan_policy != MXEMU_POLICY_ERROR)
         value_error("nan_policy must be 0 (block) or 2 (error), got " +
                     std::to_string(nan_policy));
+    const int64_t zmax = scale_kind == MXEMU_BSCALE_FP32    ? 0x7F7FFFFF
+                         : scale_kind == MXEMU_BSCALE_UE4M3 ? 0x7E
+                                                            : 254;
+    const int64_t zmin = scale_kind == MXEMU_BSCALE_FP32 ? 1 : 0;
+    if (zero_block_scale >= 0 && (zero_block_scale < zmin || zero_block_scale > zmax))
+        value_error("zero_block_scale must be < 0 (the default) or a finite scale code in [" +
+                    std::to_string(zmin) + ", " + std::to_string(zmax) + "], got " +
+                    std::to_string(zero_block_scale));
     const float t32 = static_cast<float>(tensor_scale);
     if (scale_kind == MXEMU_BSCALE_UE4M3 &&
         (!(std::isfinite(tensor_scale) && tensor_scale > 0.0) ||
