@@ -12,6 +12,7 @@
  * rounded float quotient.  The reference rounds float64 quotients instead;
  * its module docstring proves they round the same way.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "mxemu_internal.h"
@@ -90,6 +91,8 @@ typedef struct bs_ctx {
     uint32_t *scales;
     mx_fmt e, f32, ue4m3;
     mx_round_cfg ecfg, scfg;   /* element rounding, scale rounding (both saturating) */
+    mx_ctx fast;               /* quantize_fast.c's element path for power-of-two scales */
+    int32_t fast_ok;           /* the element format suits that path                   */
     int32_t kind;              /* MXEMU_BSCALE_*                                      */
     uint32_t zero_scale;       /* the scale code of an all-zero block                 */
     exact_val max_elem;        /* the element format's largest finite magnitude       */
@@ -98,13 +101,14 @@ typedef struct bs_ctx {
 
 /* What a scan of a block found. */
 typedef struct bs_scan {
-    int bad;       /* a NaN or an Inf */
-    uint32_t amax; /* largest finite magnitude bit pattern (0: all zero) */
+    int bad;           /* a NaN or an Inf */
+    int has_subnormal; /* a nonzero FP32 subnormal */
+    uint32_t amax;     /* largest finite magnitude bit pattern (0: all zero) */
 } bs_scan;
 
 static bs_scan scan_block(const bs_ctx *cx, const bs_geom *g, int64_t b)
 {
-    bs_scan r = {0, 0};
+    bs_scan r = {0, 0, 0};
     for (int64_t s = 0; s < g->n_segs; s++) {
         const bs_seg sg = segment(g, b, s);
         const float *xs = cx->x + sg.x_off;
@@ -114,6 +118,7 @@ static bs_scan scan_block(const bs_ctx *cx, const bs_geom *g, int64_t b)
                 r.bad = 1;
             else if (a > r.amax)
                 r.amax = a;
+            r.has_subnormal |= a != 0 && a < 0x800000u;
         }
     }
     return r;
@@ -136,7 +141,8 @@ static void write_nan_block(const bs_ctx *cx, const bs_geom *g, int64_t b)
 
 /* The scale of a nonzero finite block: its code, and the divisor of its
  * elements as (sig, e) so that element = x / (div_sig * 2^div_e). */
-static uint32_t block_scale(const bs_ctx *cx, uint32_t amax, exact_val *div, uint8_t *bflags)
+static uint32_t block_scale(const bs_ctx *cx, uint32_t amax, exact_val *div, uint8_t *bflags,
+                            int *clamped_down)
 {
     int sign;
     uint64_t a_sig;
@@ -152,6 +158,7 @@ static uint32_t block_scale(const bs_ctx *cx, uint32_t amax, exact_val *div, uin
                                                          ? MXEMU_SCALE_FLOOR
                                                          : MXEMU_SCALE_RCEIL);
         if (k < -127 || k > 127) {
+            *clamped_down = k > 127;
             k = k < -127 ? -127 : 127;
             *bflags = MXEMU_FLAG_SCALE_CLAMPED;
         }
@@ -185,15 +192,29 @@ static uint32_t block_scale(const bs_ctx *cx, uint32_t amax, exact_val *div, uin
 }
 
 /* The elements of a finite block: x / (div_sig * 2^div_e) rounded once,
- * saturating; the padding as +0. */
-static void encode_block(const bs_ctx *cx, const bs_geom *g, int64_t b, exact_val div,
-                         uint8_t bflags)
+ * saturating; the padding as +0.  With a power-of-two divisor 2^k the valid
+ * part of each segment may take quantize_fast.c's element path, which gives
+ * mx_round_pack's codes and flags (the test suite pins the two together)
+ * under its preconditions: a signed element format with subnormals, k not
+ * clamped down (x / 2^k within the format's range), and no FP32 subnormal
+ * input in a tiny block. */
+static void encode_block(bs_ctx *cx, const bs_geom *g, int64_t b, exact_val div, uint8_t bflags,
+                         int use_fast)
 {
     for (int64_t s = 0; s < g->n_segs; s++) {
         const bs_seg sg = segment(g, b, s);
         const float *xs = cx->x + sg.x_off;
         uint8_t *cs = cx->codes + sg.out_off, *fs = cx->flags + sg.out_off;
-        for (int64_t i = 0; i < g->seg_len; i++) {
+        int64_t i = 0;
+        if (use_fast && sg.n_valid > 0) {
+            cx->fast.x = xs;
+            cx->fast.codes = cs;
+            cx->fast.flags = fs;
+            cx->fast.block_size = (int32_t)sg.n_valid;
+            mx_fast_encode_block(&cx->fast, 0, div.e, bflags);
+            i = sg.n_valid;
+        }
+        for (; i < g->seg_len; i++) {
             int sign = 0;
             uint64_t m = 0;
             int32_t ex = 0;
@@ -319,6 +340,9 @@ int32_t mxemu_quantize_blocks(const float *x, int32_t ndim, const int64_t *shape
     cx.ecfg = (mx_round_cfg){rounding, MXEMU_OVERFLOW_SATURATE, 32, 0};
     cx.scfg = (mx_round_cfg){scale_rounding, MXEMU_OVERFLOW_SATURATE, 32, 0};
     cx.max_elem = exact_of_code(&cx.e, cx.e.max_code);
+    cx.fast.cfg = cx.ecfg;
+    cx.fast_ok = (scale_kind == MXEMU_BSCALE_E8M0 || scale_kind == MXEMU_BSCALE_UE8M0) &&
+                 mx_fast_fmt_init(&cx.fast.ff, &cx.e, 0);
 
     /* 2. nan_policy ERROR: any NaN or Inf fails the call before a write. */
     if (nan_policy == MXEMU_POLICY_ERROR) {
@@ -338,7 +362,29 @@ int32_t mxemu_quantize_blocks(const float *x, int32_t ndim, const int64_t *shape
             return found;
     }
 
-    /* 3. Block by block: scan, scale, elements. */
+    /* 3. Power-of-two scales in 1-D blocks along the last axis, with no
+     * padding there: the layout of MX quantization, so its fused vectorised
+     * kernel does the work (the same steps: E8M0 is its FLOOR rule, UE8M0
+     * its RCEIL, NaN and Inf blocks, clamping, zero blocks). */
+    const int64_t last = g.shape[g.nd - 1];
+    if ((scale_kind == MXEMU_BSCALE_E8M0 || scale_kind == MXEMU_BSCALE_UE8M0) &&
+        g.n_segs == 1 && last % g.seg_len == 0 && g.seg_len <= INT32_MAX && g.n_blocks > 0) {
+        uint8_t *s8 = (uint8_t *)malloc((size_t)g.n_blocks);
+        if (s8 == NULL)
+            return MXEMU_ERR_ALLOC;
+        st = mx_quantize_mx_impl(x, g.n_blocks * g.seg_len, elem, (int32_t)g.seg_len,
+                                 scale_kind == MXEMU_BSCALE_E8M0 ? MXEMU_SCALE_FLOOR
+                                                                 : MXEMU_SCALE_RCEIL,
+                                 rounding, MXEMU_POLICY_BLOCK, MXEMU_POLICY_BLOCK,
+                                 (int32_t)cx.zero_scale, MXEMU_SCALE_RANGE_CLAMP, 0, 0, NULL, 32,
+                                 codes, s8, flags, 1);
+        for (int64_t b = 0; b < g.n_blocks; b++)
+            scales[b] = s8[b];
+        free(s8);
+        return st;
+    }
+
+    /* 4. Block by block: scan, scale, elements. */
     const uint32_t nan_scale = scale_kind == MXEMU_BSCALE_FP32    ? 0x7FC00000u
                                : scale_kind == MXEMU_BSCALE_UE4M3 ? cx.ue4m3.nan_mag
                                                                    : 0xFFu;
@@ -351,14 +397,17 @@ int32_t mxemu_quantize_blocks(const float *x, int32_t ndim, const int64_t *shape
         }
         exact_val div = {1, 0};
         uint8_t bflags = 0;
+        int clamped_down = 0;
         if (sc.amax == 0) {
             /* An all-zero block: its elements are signed zeros whatever the
              * divisor, so only the scale code matters. */
             scales[b] = cx.zero_scale;
         } else {
-            scales[b] = block_scale(&cx, sc.amax, &div, &bflags);
+            scales[b] = block_scale(&cx, sc.amax, &div, &bflags, &clamped_down);
         }
-        encode_block(&cx, &g, b, div, bflags);
+        const int use_fast = cx.fast_ok && !clamped_down &&
+                             mx_fast_block_ok(&cx.fast.ff, div.e, 0, sc.has_subnormal);
+        encode_block(&cx, &g, b, div, bflags, use_fast);
     }
     return MXEMU_OK;
 }
