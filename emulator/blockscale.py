@@ -38,6 +38,12 @@ and UE4M3 boundaries), so the gap is at least 2^-39 |g|, beyond the float64 quot
 n / d == g implies the float64 quotient is exactly g. The quotient is therefore on the same
 side of every boundary as the exact value, for every rounding mode but stochastic ('sr' is
 refused). tests/test_blockscale.py checks this against round_pack on integer n / d.
+
+Backends. This module's numpy code (`_quantize_reference`) is the executable specification
+and runs on the reference backend; on the native backend `quantize_blocks` calls the C kernel
+mxemu_quantize_blocks (native/src/blockscale.c), which rounds the exact rational quotients
+with the core's round_pack and gives the same codes, scales and flags
+(tests/test_blockscale_native.py).
 """
 from __future__ import annotations
 

@@ -8,7 +8,8 @@ is *promoted* into an FP32 accumulator on general-purpose FP32 units (DeepSeek-V
 For each interval [k0, k0 + interval) of K, in order (the last one may be shorter):
   1. partial = the tensor unit's result over the interval, instructions chained along the
      interval from C = +0 (a fresh accumulator each interval), exactly as
-     `emulator.numerics.gemm` with `config` computes it (the fast path `gemm_fast`).
+     `emulator.numerics.gemm` with `config` computes it (`gemm_native` on the native backend
+     where the C kernel models the config, else the numpy path `gemm_fast`).
      scales='promotion': on the unscaled element codes; scales='inside': on the block-scaled
      operands (power-of-two scales applied as exponent adds inside the unit, as MX does).
   2. s_ab = RN(s_a * s_b), rounded once into `outer_format` (scales='promotion'; s_a is the
@@ -23,7 +24,9 @@ sum with acc is formed by TwoSum (an exact float64 sum plus its exact error) and
 odd at 53 bits, and that odd value rounds into a format of at most 24 significand bits exactly
 as the exact sum would, in every mode (round-to-odd at >= p + 2 bits; Boldo & Melquiond).
 That one rounding is `Format.encode`, i.e. `round_pack`. tests/test_twolevel.py checks it
-against round_pack on the exact rational sum.
+against round_pack on the exact rational sum. On the native backend the FMA is the C kernel
+mxemu_fma_round (native/src/promote.c: integer arithmetic, exact for any float64 inputs),
+pinned to this numpy specification by tests/test_blockscale_native.py.
 """
 from __future__ import annotations
 

@@ -405,7 +405,7 @@ int32_t mxemu_quantize_blocks(const float *x, int32_t ndim, const int64_t *shape
         } else {
             scales[b] = block_scale(&cx, sc.amax, &div, &bflags, &clamped_down);
         }
-        const int use_fast = cx.fast_ok && !clamped_down &&
+        const int use_fast = cx.fast_ok && !clamped_down && g.seg_len <= INT32_MAX &&
                              mx_fast_block_ok(&cx.fast.ff, div.e, 0, sc.has_subnormal);
         encode_block(&cx, &g, b, div, bflags, use_fast);
     }
