@@ -263,7 +263,7 @@ static int32_t init_geom(bs_geom *g, int32_t ndim, const int64_t *shape, const i
     int64_t nx = 1, np = 1, nb = 1;
     const int64_t lim = INT64_MAX / 2;
     for (int32_t d = 0; d < ndim; d++) {
-        if (shape[d] < 0 || block[d] < 1)
+        if (shape[d] < 0 || block[d] < 1 || shape[d] > lim || block[d] > lim)
             return MXEMU_ERR_LENGTH;
         g->shape[d] = shape[d];
         g->block[d] = block[d];
