@@ -160,7 +160,7 @@ def test_fma_hand_values(lib):
 @pytest.mark.parametrize("kind", range(4), ids=SCALE_KINDS)
 @pytest.mark.parametrize("shape,block", [((5, 70), (1, 32)), ((70, 5), (32, 1)),
                                          ((130, 40), (128, 16)), ((3, 4, 10), (2, 1, 4)),
-                                         ((50,), (7,))])
+                                         ((50,), (7,)), ((4, 64), (1, 32))])
 def test_quantize_blocks_matches_the_reference(lib, kind, shape, block):
     rng = np.random.default_rng(8)
     x = (rng.standard_normal(shape) * np.exp2(rng.integers(-30, 30, shape))).astype(np.float32)
