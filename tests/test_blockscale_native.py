@@ -165,19 +165,33 @@ def test_native_fma_is_exact_on_full_float64_inputs(mode):
         assert int(codes[i]) == _exact_code(FP32, q, m, zs), (i, p[i], s[i], c[i])
 
 
-@pytest.mark.parametrize("kind,interval", [("fp32", 128), ("ue8m0", 64), ("fp32", None)])
-def test_twolevel_gemm_native_equals_reference(kind, interval):
+@pytest.mark.parametrize("kind,interval,scales,rounding,outer", [
+    ("fp32", 128, "promotion", "rne", FP32), ("ue8m0", 64, "promotion", "rtz", BF16),
+    ("fp32", None, "promotion", "rup", FP32), ("e8m0", 32, "promotion", "rdn", FP16),
+    ("ue8m0", 64, "inside", "rna", FP32)])
+def test_twolevel_gemm_native_equals_reference(kind, interval, scales, rounding, outer):
+    # Both backends: the unit's partials (gemm_native vs gemm_fast) and the promotions
+    # (mxemu_fma_round vs the numpy FMA), with an initial accumulator C.
     rng = np.random.default_rng(9)
     a = (rng.standard_normal((6, 256)) * np.exp2(rng.integers(-8, 8, (6, 1)))).astype(np.float32)
     b = rng.standard_normal((256, 5)).astype(np.float32)
+    a[0, :7] = 0.0
     cfg = get_preset("h100-fp8-wgmma").config
+    C = outer.encode(rng.standard_normal((6, 5))).codes
 
     def run():
-        A = quantize_blocks(a, E4M3, (1, 256) if interval is None else (1, 128), kind, axis=1)
-        B = quantize_blocks(b, E4M3, (256, 128) if interval is None else (128, 128), kind,
-                            axis=0)
-        return twolevel_gemm(A, B, cfg, interval=interval)
+        if scales == "inside":
+            ab, bb = (1, 32), (32, 1)
+        elif interval is None:
+            ab, bb = (1, 256), (256, 128)
+        else:
+            ab, bb = (1, 128), (128, 128)
+        A = quantize_blocks(a, E4M3, ab, kind, axis=1)
+        B = quantize_blocks(b, E4M3, bb, kind, axis=0)
+        return twolevel_gemm(A, B, cfg, interval=interval, scales=scales, rounding=rounding,
+                             outer_format=outer, C=C)
     (dr, fr), (dn, fn) = run_both(run)
+    assert dr.dtype == dn.dtype == outer.code_dtype
     assert np.array_equal(dr, dn) and np.array_equal(fr, fn)
 
 
