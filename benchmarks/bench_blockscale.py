@@ -4,7 +4,8 @@ Times, in one process on the native backend, `emulator.blockscale.quantize_block
 kernel native/src/blockscale.c, single-threaded) against the module's numpy reference path
 `_quantize_reference` (vectorised numpy; its one rounding per element is the C encoder), for
 the DeepSeek-V3 shapes: 1 x 128 activation groups and 128 x 128 weight tiles with FP32 scales
-and E4M3 elements, plus UE8M0 scales. Then `fma_round` (mxemu_fma_round) against
+and E4M3 elements, plus UE8M0 scales, and 1-D blocks down the columns (a K x N operand blocked
+along K). Then `fma_round` (mxemu_fma_round) against
 `_fma_round_reference` (float64 TwoSum + round to odd in numpy). Both sides give the same
 bits (checked here); best of --reps runs; prints the ratios.
 
@@ -55,8 +56,8 @@ def main(argv=None) -> int:
           f"{args.reps}")
     print(f"{'case':<22} {'native ms':>10} {'numpy ms':>10} {'ratio':>8} {'Mvals/s':>9}")
     with _backend.using("native"):
-        for block, kind in (((1, 128), "fp32"), ((128, 128), "fp32"), ((1, 128), "ue8m0"),
-                            ((128, 128), "ue8m0")):
+        for block, kind in (((1, 128), "fp32"), ((128, 128), "fp32"), ((128, 1), "fp32"),
+                            ((1, 128), "ue8m0"), ((128, 128), "ue8m0"), ((32, 1), "ue8m0")):
             t_nat, T = best_time(lambda: bs.quantize_blocks(x, E4M3, block, kind), args.reps)
             t_ref, ref = best_time(lambda: bs._quantize_reference(
                 x, E4M3, block, kind, Rounding.RNE, Rounding.RNE, "block", None, None),

@@ -431,7 +431,8 @@ MXEMU_API int32_t mxemu_dot(const mxemu_accum_config *cfg, int64_t k, const mxem
  * Returns MXEMU_OK, an MXEMU_STATUS_* of nan_policy ERROR, or a negative
  * MXEMU_ERR_* (nothing written): ERR_ARG (ndim, an enum, zero_block_scale,
  * tensor_scale), ERR_LENGTH (a negative extent, a block < 1, sizes beyond
- * int64), ERR_FORMAT (elem), ERR_NULL.
+ * int64), ERR_FORMAT (elem), ERR_NULL, ERR_ALLOC (a scratch array of one
+ * byte per block could not be allocated).
  * ------------------------------------------------------------------------- */
 #define MXEMU_BLOCKS_MAX_NDIM 8
 

@@ -47,6 +47,7 @@ typedef struct bs_geom {
     int64_t grid[MXEMU_BLOCKS_MAX_NDIM];
     int64_t xstride[MXEMU_BLOCKS_MAX_NDIM]; /* strides of x (logical shape)     */
     int64_t pstride[MXEMU_BLOCKS_MAX_NDIM]; /* strides of codes (padded shape) */
+    int64_t n_x;                            /* values in x                     */
     int64_t n_blocks, seg_len, n_segs;      /* segments: rows of a tile along the last axis */
 } bs_geom;
 
@@ -57,31 +58,58 @@ typedef struct bs_seg {
     int64_t x_off, out_off, n_valid;
 } bs_seg;
 
-/* Segment `s` of block `b` (both row-major indices). */
-static bs_seg segment(const bs_geom *g, int64_t b, int64_t s)
+/* The segments of one block in row-major order: an odometer over the
+ * tile's leading axes that moves the offsets by the strides (no division
+ * per segment).  lim[d] of the tile's rows along leading axis d lie inside
+ * x; a segment with some coordinate si[d] >= lim[d] is all padding. */
+typedef struct bs_iter {
+    int64_t si[MXEMU_BLOCKS_MAX_NDIM];
+    int64_t lim[MXEMU_BLOCKS_MAX_NDIM];
+    int64_t outside;    /* how many leading axes have si[d] >= lim[d] */
+    int64_t valid_last; /* the block's valid length along the last axis */
+    bs_seg seg;         /* the current segment */
+} bs_iter;
+
+/* The first segment of block b (a row-major index into the grid). */
+static void seg_first(const bs_geom *g, int64_t b, bs_iter *it)
 {
-    bs_seg out = {0, 0, 0};
-    int in_range = 1;
     const int32_t last = g->nd - 1;
-    /* Split b over the grid and s over the tile's leading axes, last first. */
-    int64_t gi_last = b % g->grid[last];
+    const int64_t c0 = (b % g->grid[last]) * g->seg_len;
     b /= g->grid[last];
+    it->seg.x_off = c0;
+    it->seg.out_off = c0;
+    it->outside = 0;
     for (int32_t d = last - 1; d >= 0; d--) {
-        const int64_t coord = (b % g->grid[d]) * g->block[d] + s % g->block[d];
+        /* r0 < shape[d]: a block starts inside x (grid = ceil(shape / block)). */
+        const int64_t r0 = (b % g->grid[d]) * g->block[d];
         b /= g->grid[d];
-        s /= g->block[d];
-        in_range &= coord < g->shape[d];
-        out.x_off += coord * g->xstride[d];
-        out.out_off += coord * g->pstride[d];
+        it->si[d] = 0;
+        it->lim[d] = g->shape[d] - r0 < g->block[d] ? g->shape[d] - r0 : g->block[d];
+        it->seg.x_off += r0 * g->xstride[d];
+        it->seg.out_off += r0 * g->pstride[d];
     }
-    const int64_t c0 = gi_last * g->seg_len;
-    out.x_off += c0;
-    out.out_off += c0;
-    if (in_range && c0 < g->shape[last]) {
-        const int64_t left = g->shape[last] - c0;
-        out.n_valid = left < g->seg_len ? left : g->seg_len;
+    const int64_t left = g->shape[last] - c0;
+    it->valid_last = left < g->seg_len ? left : g->seg_len;
+    it->seg.n_valid = it->valid_last;
+}
+
+/* The next segment of the same block (after the last one: back to the first). */
+static void seg_next(const bs_geom *g, bs_iter *it)
+{
+    for (int32_t d = g->nd - 2; d >= 0; d--) {
+        if (++it->si[d] < g->block[d]) {
+            it->seg.x_off += g->xstride[d];
+            it->seg.out_off += g->pstride[d];
+            it->outside += it->si[d] == it->lim[d];
+            break;
+        }
+        /* Carry: back to the tile's first row along d. */
+        it->si[d] = 0;
+        it->seg.x_off -= (g->block[d] - 1) * g->xstride[d];
+        it->seg.out_off -= (g->block[d] - 1) * g->pstride[d];
+        it->outside -= it->lim[d] < g->block[d];
     }
-    return out;
+    it->seg.n_valid = it->outside ? 0 : it->valid_last;
 }
 
 /* Everything a call works with besides the geometry. */
@@ -99,6 +127,13 @@ typedef struct bs_ctx {
     exact_val t;               /* the UE4M3 kind's tensor scale                       */
 } bs_ctx;
 
+/* The values of x in a segment; NULL for a padding segment, whose offset
+ * may lie beyond x. */
+MX_INLINE const float *seg_x(const bs_ctx *cx, bs_seg sg)
+{
+    return sg.n_valid ? cx->x + sg.x_off : NULL;
+}
+
 /* What a scan of a block found. */
 typedef struct bs_scan {
     int bad;           /* a NaN or an Inf */
@@ -109,9 +144,11 @@ typedef struct bs_scan {
 static bs_scan scan_block(const bs_ctx *cx, const bs_geom *g, int64_t b)
 {
     bs_scan r = {0, 0, 0};
-    for (int64_t s = 0; s < g->n_segs; s++) {
-        const bs_seg sg = segment(g, b, s);
-        const float *xs = cx->x + sg.x_off;
+    bs_iter it;
+    seg_first(g, b, &it);
+    for (int64_t s = 0; s < g->n_segs; s++, seg_next(g, &it)) {
+        const bs_seg sg = it.seg;
+        const float *xs = seg_x(cx, sg);
         for (int64_t i = 0; i < sg.n_valid; i++) {
             const uint32_t a = mx_f32_bits(xs[i]) & MX_F32_ABS_MASK;
             if (a >= MX_F32_INF_BITS)
@@ -128,9 +165,11 @@ static bs_scan scan_block(const bs_ctx *cx, const bs_geom *g, int64_t b)
  * (the padding included). */
 static void write_nan_block(const bs_ctx *cx, const bs_geom *g, int64_t b)
 {
-    for (int64_t s = 0; s < g->n_segs; s++) {
-        const bs_seg sg = segment(g, b, s);
-        const float *xs = cx->x + sg.x_off;
+    bs_iter it;
+    seg_first(g, b, &it);
+    for (int64_t s = 0; s < g->n_segs; s++, seg_next(g, &it)) {
+        const bs_seg sg = it.seg;
+        const float *xs = seg_x(cx, sg);
         memset(cx->codes + sg.out_off, 0, (size_t)g->seg_len);
         memset(cx->flags + sg.out_off, 0, (size_t)g->seg_len);
         for (int64_t i = 0; i < sg.n_valid; i++)
@@ -201,9 +240,11 @@ static uint32_t block_scale(const bs_ctx *cx, uint32_t amax, exact_val *div, uin
 static void encode_block(bs_ctx *cx, const bs_geom *g, int64_t b, exact_val div, uint8_t bflags,
                          int use_fast)
 {
-    for (int64_t s = 0; s < g->n_segs; s++) {
-        const bs_seg sg = segment(g, b, s);
-        const float *xs = cx->x + sg.x_off;
+    bs_iter it;
+    seg_first(g, b, &it);
+    for (int64_t s = 0; s < g->n_segs; s++, seg_next(g, &it)) {
+        const bs_seg sg = it.seg;
+        const float *xs = seg_x(cx, sg);
         uint8_t *cs = cx->codes + sg.out_off, *fs = cx->flags + sg.out_off;
         int64_t i = 0;
         if (use_fast && sg.n_valid > 0) {
@@ -284,6 +325,7 @@ static int32_t init_geom(bs_geom *g, int32_t ndim, const int64_t *shape, const i
         if (d < ndim - 1)
             segs *= g->block[d];
     }
+    g->n_x = nx;
     g->n_blocks = nb;
     g->seg_len = g->block[ndim - 1];
     g->n_segs = segs;
@@ -344,20 +386,17 @@ int32_t mxemu_quantize_blocks(const float *x, int32_t ndim, const int64_t *shape
     cx.fast_ok = (scale_kind == MXEMU_BSCALE_E8M0 || scale_kind == MXEMU_BSCALE_UE8M0) &&
                  mx_fast_fmt_init(&cx.fast.ff, &cx.e, 0);
 
-    /* 2. nan_policy ERROR: any NaN or Inf fails the call before a write. */
+    /* 2. nan_policy ERROR: any NaN or Inf fails the call before a write
+     * (every value of x belongs to some block). */
     if (nan_policy == MXEMU_POLICY_ERROR) {
         int32_t found = MXEMU_OK;
-        for (int64_t b = 0; b < g.n_blocks && found != MXEMU_STATUS_NAN_FOUND; b++)
-            for (int64_t s = 0; s < g.n_segs; s++) {
-                const bs_seg sg = segment(&g, b, s);
-                for (int64_t i = 0; i < sg.n_valid; i++) {
-                    const uint32_t a = mx_f32_bits(x[sg.x_off + i]) & MX_F32_ABS_MASK;
-                    if (a > MX_F32_INF_BITS)
-                        found = MXEMU_STATUS_NAN_FOUND;
-                    else if (a == MX_F32_INF_BITS && found == MXEMU_OK)
-                        found = MXEMU_STATUS_INF_FOUND;
-                }
-            }
+        for (int64_t i = 0; i < g.n_x && found != MXEMU_STATUS_NAN_FOUND; i++) {
+            const uint32_t a = mx_f32_bits(x[i]) & MX_F32_ABS_MASK;
+            if (a > MX_F32_INF_BITS)
+                found = MXEMU_STATUS_NAN_FOUND;
+            else if (a == MX_F32_INF_BITS)
+                found = MXEMU_STATUS_INF_FOUND;
+        }
         if (found != MXEMU_OK)
             return found;
     }
