@@ -63,7 +63,6 @@ NAN_POLICIES = ("block", "error")
 _SCALE_FMT = {"e8m0": E8M0, "ue8m0": E8M0, "fp32": FP32, "ue4m3": UE4M3}
 _FP32_ONE = 0x3F800000
 _FP32_NAN = 0x7FC00000
-NATIVE_MAX_NDIM = 8  # MXEMU_BLOCKS_MAX_NDIM: more dimensions run the numpy reference
 
 
 @dataclass(frozen=True, eq=False)
@@ -220,7 +219,8 @@ def quantize_blocks(x, elem, block=32, scale: str = "e8m0", axis: int = -1, roun
             raise ValueError(f"tensor_scale={tensor_scale!r}: allowed a positive finite "
                              "FP32 value")
         t = float(t)
-    if _backend.current() == "native" and x32.ndim <= NATIVE_MAX_NDIM:
+    # The C kernel takes up to MXEMU_BLOCKS_MAX_NDIM dimensions; more run the numpy path.
+    if _backend.current() == "native" and x32.ndim <= _backend.get().BLOCKS_MAX_NDIM:
         codes, scodes, flags = _quantize_native(x32, fmt, bshape, scale, mode, smode,
                                                 nan_policy, zero_block_scale, t)
     else:

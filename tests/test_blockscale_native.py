@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from emulator import _backend
-from emulator.blockscale import NATIVE_MAX_NDIM, SCALE_KINDS, quantize_blocks
+from emulator.blockscale import SCALE_KINDS, quantize_blocks
 from emulator.formats import (BF16, E2M1, E2M3, E3M2, E4M3, E4M3FNUZ, E5M2, E8M0, FP16, FP32,
                               INT8, UE4M3)
 from emulator.numerics import get_preset
@@ -24,6 +24,7 @@ from emulator.numerics.twolevel import fma_round, twolevel_gemm
 from emulator.rounding import Overflow, Rounding, round_pack
 
 _native = pytest.importorskip("emulator._native", reason="the native extension is not built")
+NATIVE_MAX_NDIM = _native.BLOCKS_MAX_NDIM
 
 MODES = ("rne", "rna", "rtz", "rup", "rdn", "rto")
 ELEMS = (E4M3, E5M2, E3M2, E2M3, E2M1, INT8, E4M3FNUZ, UE4M3, E8M0)

@@ -118,6 +118,7 @@ py::tuple fma_round(const py::object &fmt_obj, const py::object &p_obj, const py
 
 void register_blockscale(py::module_ &m)
 {
+    m.attr("BLOCKS_MAX_NDIM") = MXEMU_BLOCKS_MAX_NDIM;
     m.def("quantize_blocks", &quantize_blocks, py::arg("x"), py::arg("block"), py::arg("fmt"),
           py::arg("scale_kind"), py::arg("rounding"), py::arg("scale_rounding"),
           py::arg("nan_policy"), py::arg("zero_block_scale"), py::arg("tensor_scale"),
