@@ -38,17 +38,21 @@ NAN_CANONICAL, NAN_ALL_ONES = 0, 1
 INVALID, INEXACT = 0x08, 0x01
 
 
-@pytest.fixture(scope="module")
-def lib():
+def _lib_path() -> str:
     path = os.environ.get("MXEMU_TEST_LIBMXEMU")
     if not path:
         try:
             path = emulator.native_library_path()
         except FileNotFoundError as exc:
             pytest.skip(f"libmxemu is not built: {exc}")
+    return path
+
+
+@pytest.fixture(scope="module")
+def lib():
     ffi = cffi.FFI()
     ffi.cdef(CDEF)
-    return ffi, ffi.dlopen(path)
+    return ffi, ffi.dlopen(_lib_path())
 
 
 def _ptr(ffi, ctype, arr):
@@ -289,3 +293,80 @@ def test_fuzz_shapes_blocks_and_enums_never_crash(lib):
         seen.add(st)
         assert st in (OK, NAN_FOUND, INF_FOUND, ERR_ARG)
     assert OK in seen and ERR_ARG in seen
+
+
+# -- two-level accumulation from the C ABI alone -----------------------------------------------
+GEMM_CDEF = """
+typedef struct mxemu_accum_config {
+    uint32_t struct_size; uint32_t version;
+    int32_t instruction_k, terms_per_step, k_split, interleave, block_terms,
+            has_product_format;
+    mxemu_format product_format;
+    int32_t product_rounding, product_exponent, alignment, anchor_exp, has_align_floor,
+            align_floor, frac_bits, carry_bits, dropped, c_entry;
+    mxemu_format output_format; mxemu_format register_format;
+    int32_t rounding, has_step_format;
+    mxemu_format step_format;
+    int32_t step_rounding, sr_bits, input_subnormals, output_subnormals, nan, overflow,
+            zero_sign;
+} mxemu_accum_config;
+int32_t mxemu_gemm(const mxemu_accum_config *cfg, int64_t m, int64_t n, int64_t k,
+                   const mxemu_format *a_fmt, const uint32_t *a_codes,
+                   const mxemu_format *b_fmt, const uint32_t *b_codes,
+                   const mxemu_format *scale_fmt, const uint8_t *a_scales, int32_t a_block,
+                   const uint8_t *b_scales, int32_t b_block, const mxemu_format *c_fmt,
+                   const uint32_t *c_codes, int32_t threads, uint32_t *d_codes, uint8_t *flags);
+"""
+
+
+def test_two_level_gemm_composed_from_the_c_abi():
+    # What a C or DPI-C testbench does for DeepSeek-V3-style FP8 GEMM: quantize with
+    # mxemu_quantize_blocks (A 1 x 128 groups; B^T, N x K, in 128 x 128 tiles; FP32 scales),
+    # then per interval of 128: the unit's partial with mxemu_gemm, s_ab = RN(s_a * s_b) and
+    # acc = RN(partial * s_ab + acc) with mxemu_fma_round. It must equal twolevel_gemm of
+    # the Python reference backend (gemm_fast and the numpy FMA), bit for bit.
+    from emulator.numerics import get_preset, twolevel_gemm
+    from emulator.numerics import native as NV
+    gffi = cffi.FFI()
+    gffi.cdef(CDEF + GEMM_CDEF)
+    g = gffi.dlopen(_lib_path())
+    cfg = get_preset("h100-fp8-wgmma").config
+    c = gffi.new("mxemu_accum_config *")
+    c.struct_size = gffi.sizeof("mxemu_accum_config")
+    c.version = NV._native.ACCUM_CONFIG_VERSION
+    for key, val in NV.config_to_native(cfg).items():
+        if val is not None:
+            setattr(c, key, list(val) if isinstance(val, tuple) else val)
+    rng = np.random.default_rng(30)
+    m, k, n, iv = 5, 384, 6, 128
+    a = (rng.standard_normal((m, k)) * np.exp2(rng.integers(-6, 6, (m, 1)))).astype(np.float32)
+    b = rng.standard_normal((k, n)).astype(np.float32)
+    st, a_codes, a_sc, _ = qblocks((gffi, g), a, (1, 128), E4M3, FP32_K)
+    assert st == OK
+    st, bt_codes, bt_sc, _ = qblocks((gffi, g), np.ascontiguousarray(b.T), (128, 128), E4M3,
+                                     FP32_K)
+    assert st == OK
+    sa = a_sc.view(np.float32).astype(np.float64)  # m x (k / 128)
+    sb = bt_sc.view(np.float32).astype(np.float64)  # 1 x (k / 128): one tile row covers N
+    e4, fp32 = (gffi.new("mxemu_format *", list(f.params)) for f in (E4M3, FP32))
+    acc = np.zeros(m * n, np.float64)
+    for j, k0 in enumerate(range(0, k, iv)):
+        ap = np.ascontiguousarray(a_codes[:, k0:k0 + iv], np.uint32)
+        bp = np.ascontiguousarray(bt_codes[:n, k0:k0 + iv], np.uint32)
+        part, pfl = np.empty(m * n, np.uint32), np.empty(m * n, np.uint8)
+        assert g.mxemu_gemm(c, m, n, iv, e4, gffi.cast("uint32_t *", ap.ctypes.data), e4,
+                            gffi.cast("uint32_t *", bp.ctypes.data), gffi.NULL, gffi.NULL, 0,
+                            gffi.NULL, 0, fp32, gffi.NULL, 1,
+                            gffi.cast("uint32_t *", part.ctypes.data),
+                            gffi.cast("uint8_t *", pfl.ctypes.data)) == OK
+        prod = np.repeat(sa[:, j], n) * sb[0, j]  # exact in float64 (24 x 24 bits)
+        st, sab, _ = fma((gffi, g), prod, np.ones(m * n), np.zeros(m * n))
+        st, acc_bits, _ = fma((gffi, g), part.view(np.float32).astype(np.float64),
+                              sab.view(np.float32).astype(np.float64), acc)
+        assert st == OK
+        acc = acc_bits.view(np.float32).astype(np.float64)
+    with _backend.using("reference"):
+        A = quantize_blocks(a, E4M3, (1, 128), "fp32", axis=1)
+        B = quantize_blocks(b, E4M3, (128, 128), "fp32", axis=0)
+        want, _ = twolevel_gemm(A, B, cfg, interval=iv)
+    assert np.array_equal(acc_bits.reshape(m, n), want)
