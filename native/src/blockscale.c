@@ -10,7 +10,14 @@
  * rational value: amax / max_elem, amax / (max_elem * T), x / 2^k and
  * x / s (x / (S * T)) as an integer numerator and denominator, never a
  * rounded float quotient.  The reference rounds float64 quotients instead;
- * its module docstring proves they round the same way.
+ * its module docstring proves they round the same way.  The one exception:
+ * with power-of-two scales the elements may take quantize_fast.c's element
+ * path (or the whole MX kernel, for 1-D blocks along the last axis), the
+ * vectorised transcription of mx_round_pack that the test suite pins to it.
+ *
+ * Layout: a block is walked as segments, its rows along the last axis
+ * (contiguous in x and in the outputs); 1-D blocks along the last axis are
+ * one segment, a 128 x 128 tile 128 of them.
  */
 #include <stdlib.h>
 #include <string.h>
