@@ -38,6 +38,12 @@ and UE4M3 boundaries), so the gap is at least 2^-39 |g|, beyond the float64 quot
 n / d == g implies the float64 quotient is exactly g. The quotient is therefore on the same
 side of every boundary as the exact value, for every rounding mode but stochastic ('sr' is
 refused). tests/test_blockscale.py checks this against round_pack on integer n / d.
+
+Backends. This module's numpy code (`_quantize_reference`) is the executable specification
+and runs on the reference backend; on the native backend `quantize_blocks` calls the C kernel
+mxemu_quantize_blocks (native/src/blockscale.c), which rounds the exact rational quotients
+with the core's round_pack and gives the same codes, scales and flags
+(tests/test_blockscale_native.py).
 """
 from __future__ import annotations
 
@@ -45,6 +51,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import _backend
 from .flags import Flag
 from .formats import E8M0, FP32, UE4M3, Format, get_format
 from .mxtensor import MXTensor
@@ -204,7 +211,52 @@ def quantize_blocks(x, elem, block=32, scale: str = "e8m0", axis: int = -1, roun
             raise ValueError(f"zero_block_scale={zero_block_scale!r}: allowed a finite "
                              f"{sfmt.name} code" + (" of a positive value" if scale != "ue4m3"
                                                     else ""))
+    t = None
+    if scale == "ue4m3":
+        t = default_tensor_scale(x32, fmt.max_normal) if tensor_scale is None else tensor_scale
+        if (isinstance(t, bool) or not isinstance(t, (int, float, np.floating, np.integer))
+                or not (np.isfinite(t) and t > 0 and float(np.float32(t)) == t)):
+            raise ValueError(f"tensor_scale={tensor_scale!r}: allowed a positive finite "
+                             "FP32 value")
+        t = float(t)
+    # The C kernel takes up to MXEMU_BLOCKS_MAX_NDIM dimensions; more run the numpy path.
+    if _backend.current() == "native" and x32.ndim <= _backend.get().BLOCKS_MAX_NDIM:
+        codes, scodes, flags = _quantize_native(x32, fmt, bshape, scale, mode, smode,
+                                                nan_policy, zero_block_scale, t)
+    else:
+        codes, scodes, flags = _quantize_reference(x32, fmt, bshape, scale, mode, smode,
+                                                   nan_policy, zero_block_scale, t)
+    return BlockTensor(codes=codes, scales=scodes, elem=fmt, scale_kind=scale, block=bshape,
+                       shape=tuple(x32.shape), axis=axis, flags=flags, tensor_scale=t)
 
+
+_NAN_ERROR = ("x contains NaN or Inf and nan_policy='error' (allowed: 'block' makes the block "
+              "NaN)")
+
+
+def _quantize_native(x32, fmt, bshape, scale, mode, smode, nan_policy, zero_block_scale, t):
+    """The C kernel (native/src/blockscale.c): (codes, scale codes, flags)."""
+    long_axes = [ax for ax, b in enumerate(bshape) if b > 1]
+    if len(long_axes) == 1 and long_axes[0] != x32.ndim - 1:
+        # 1-D blocks along another axis: on a copy with that axis last, each block is one
+        # contiguous run, which the kernel walks several times faster than a strided column.
+        a = long_axes[0]
+        moved = np.ascontiguousarray(np.moveaxis(x32, a, -1))
+        mshape = bshape[:a] + bshape[a + 1:] + (bshape[a],)
+        out = _quantize_native(moved, fmt, mshape, scale, mode, smode, nan_policy,
+                               zero_block_scale, t)
+        return tuple(np.ascontiguousarray(np.moveaxis(arr, -1, a)) for arr in out)
+    codes, scales, flags, status = _backend.get().quantize_blocks(
+        np.ascontiguousarray(x32), bshape, fmt.params, SCALE_KINDS.index(scale), int(mode),
+        int(smode), 0 if nan_policy == "block" else 2,
+        -1 if zero_block_scale is None else int(zero_block_scale), 1.0 if t is None else t)
+    if status:
+        raise ValueError(_NAN_ERROR)
+    return codes, scales.astype(_SCALE_FMT[scale].code_dtype), flags
+
+
+def _quantize_reference(x32, fmt, bshape, scale, mode, smode, nan_policy, zero_block_scale, t):
+    """The executable specification in numpy: (codes, scale codes, flags)."""
     # Pad every axis to whole blocks (zeros), then view the blocks.
     pads = [(0, -n % b) for n, b in zip(x32.shape, bshape)]
     xp = np.pad(x32, pads).astype(np.float64)
@@ -212,14 +264,12 @@ def quantize_blocks(x, elem, block=32, scale: str = "e8m0", axis: int = -1, roun
     finite = np.isfinite(view)
     bad = ~finite.all(axis=baxes)
     if bad.any() and nan_policy == "error":
-        raise ValueError("x contains NaN or Inf and nan_policy='error' (allowed: 'block' makes "
-                         "the block NaN)")
+        raise ValueError(_NAN_ERROR)
     amax = np.where(finite, np.abs(view), 0.0).max(axis=baxes)
     zero = (amax == 0) & ~bad
     nz = (amax > 0) & ~bad
     maxe = fmt.max_normal
     bflags = np.zeros(amax.shape, np.uint8)
-    t = None
 
     if scale in ("e8m0", "ue8m0"):
         _, e = np.frexp(np.where(nz, amax, 1.0))
@@ -245,11 +295,6 @@ def quantize_blocks(x, elem, block=32, scale: str = "e8m0", axis: int = -1, roun
             scodes = np.where(bad, np.uint32(_FP32_NAN), sc).astype(np.uint32)
             div = FP32.decode(np.where(bad, np.uint32(_FP32_ONE), scodes))
         else:  # ue4m3
-            t = (default_tensor_scale(x32, maxe) if tensor_scale is None
-                 else float(tensor_scale))
-            if not (np.isfinite(t) and t > 0 and float(np.float32(t)) == t):
-                raise ValueError(f"tensor_scale={tensor_scale!r}: allowed a positive finite "
-                                 "FP32 value")
             q = np.where(nz, amax, 1.0) / (maxe * t)  # maxe * t is exact (<= 31 bits)
             enc = UE4M3.encode(q, smode, overflow="saturate")
             sc = enc.codes.astype(np.uint8)
@@ -274,5 +319,4 @@ def quantize_blocks(x, elem, block=32, scale: str = "e8m0", axis: int = -1, roun
     inf_e = bad_e & np.isinf(xp)
     flags = np.where(bad_e, np.where(inf_e, np.uint8(Flag.INVALID), np.uint8(0)),
                      flags).astype(np.uint8)
-    return BlockTensor(codes=codes, scales=scodes, elem=fmt, scale_kind=scale, block=bshape,
-                       shape=tuple(x32.shape), axis=axis, flags=flags, tensor_scale=t)
+    return codes, scodes, flags

@@ -8,7 +8,8 @@ is *promoted* into an FP32 accumulator on general-purpose FP32 units (DeepSeek-V
 For each interval [k0, k0 + interval) of K, in order (the last one may be shorter):
   1. partial = the tensor unit's result over the interval, instructions chained along the
      interval from C = +0 (a fresh accumulator each interval), exactly as
-     `emulator.numerics.gemm` with `config` computes it (the fast path `gemm_fast`).
+     `emulator.numerics.gemm` with `config` computes it (`gemm_native` on the native backend
+     where the C kernel models the config, else the numpy path `gemm_fast`).
      scales='promotion': on the unscaled element codes; scales='inside': on the block-scaled
      operands (power-of-two scales applied as exponent adds inside the unit, as MX does).
   2. s_ab = RN(s_a * s_b), rounded once into `outer_format` (scales='promotion'; s_a is the
@@ -23,22 +24,27 @@ sum with acc is formed by TwoSum (an exact float64 sum plus its exact error) and
 odd at 53 bits, and that odd value rounds into a format of at most 24 significand bits exactly
 as the exact sum would, in every mode (round-to-odd at >= p + 2 bits; Boldo & Melquiond).
 That one rounding is `Format.encode`, i.e. `round_pack`. tests/test_twolevel.py checks it
-against round_pack on the exact rational sum.
+against round_pack on the exact rational sum. On the native backend the FMA is the C kernel
+mxemu_fma_round (native/src/promote.c: integer arithmetic, exact for any float64 inputs),
+pinned to this numpy specification by tests/test_blockscale_native.py.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from .. import _backend
 from ..flags import Flag
 from ..formats import FP32, Format, get_format
 from ..mxtensor import MXTensor
 from ..rounding import Rounding, parse_rounding
 from .config import AccumConfig
 from .fast import gemm_fast
+from .native import gemm_native, native_supported
 
 SCALE_PLACES = ("promotion", "inside")
 OUTER_NANS = ("all_ones", "canonical")
 _INVALID = int(Flag.INVALID)
+_NATIVE_NAN = {"canonical": 0, "all_ones": 1}  # MXEMU_ACC_NAN_* of mxemu_fma_round
 
 __all__ = ["twolevel_gemm", "fma_round", "SCALE_PLACES"]
 
@@ -53,9 +59,10 @@ def fma_round(p, s, c, fmt=FP32, rounding="rne", nan: str = "all_ones"):
     """RN(p * s + c) with one rounding into `fmt`: (codes, flags) arrays.
 
     p, s, c: float64 arrays (broadcast) of exact values with at most 24 significand bits each
-    (values of formats up to FP32 width). NaN results take the `nan` pattern; a NaN made here
-    (Inf * 0, Inf - Inf) raises Flag.INVALID. A zero sum has the IEEE sign (+0 unless both
-    addends are -0, or the mode is RDN)."""
+    (values of formats up to FP32 width; the native kernel mxemu_fma_round is exact for any
+    float64 inputs). NaN results take the `nan` pattern; a NaN made here (Inf * 0, Inf - Inf)
+    raises Flag.INVALID. A zero sum has the IEEE sign (+0 unless both addends are -0, or the
+    mode is RDN). Runs in C on the native backend, else in numpy (`_fma_round_reference`)."""
     fmt = get_format(fmt)
     mode = parse_rounding(rounding)
     if mode is Rounding.SR:
@@ -63,7 +70,20 @@ def fma_round(p, s, c, fmt=FP32, rounding="rne", nan: str = "all_ones"):
                          "rup, rdn, rto")
     if nan not in OUTER_NANS:
         raise ValueError(f"nan={nan!r}; allowed: {', '.join(map(repr, OUTER_NANS))}")
+    if fmt.kind != "float" or fmt.bits > 32:
+        raise ValueError(f"fmt={fmt.name}: allowed a float format of at most 32 bits")
     p, s, c = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (p, s, c)))
+    if _backend.current() == "native":
+        flat = [np.ascontiguousarray(v).reshape(-1) for v in (p, s, c)]
+        codes, flags = _backend.get().fma_round(fmt.params, *flat, int(mode),
+                                                 _NATIVE_NAN[nan])
+        return (codes.astype(fmt.code_dtype).reshape(p.shape),
+                flags.astype(np.uint8).reshape(p.shape))
+    return _fma_round_reference(p, s, c, fmt, mode, nan)
+
+
+def _fma_round_reference(p, s, c, fmt: Format, mode: Rounding, nan: str):
+    """The executable specification of fma_round in numpy (float64 TwoSum, round to odd)."""
     with np.errstate(invalid="ignore", over="ignore"):
         prod = p * s  # exact: <= 48 significand bits, exponents far inside float64's range
         t = prod + c
@@ -169,6 +189,10 @@ def twolevel_gemm(A, B, config: AccumConfig, *, interval: int | None = 128,
         raise ValueError(f"C has shape {acc.shape}; allowed: None or ({m}, {n})")
     flags = np.zeros((m, n), np.uint8)
     reg = config.register
+    # The tensor unit: the C kernel on the native backend where it models the config, else
+    # the numpy path; both are bit for bit emulator.numerics.gemm.
+    inner = (gemm_native if _backend.current() == "native" and native_supported(config)
+             else gemm_fast)
     if scales == "promotion":
         sa_all, sb_all = A.scale_values(), B.scale_values()
         rows, cols = np.arange(m) // ra, np.arange(n) // nbb
@@ -191,7 +215,7 @@ def twolevel_gemm(A, B, config: AccumConfig, *, interval: int | None = 128,
         else:
             pa, pb = _mx_slice(A, k0, k1, 1), _mx_slice(B, k0, k1, 0)
             sab = 1.0
-        part, pfl = gemm_fast(pa, pb, None, config)
+        part, pfl = inner(pa, pb, None, config)
         flags |= pfl
         pv = reg.decode(part)
         codes, ofl = fma_round(pv, sab, ofmt.decode(acc), ofmt, rounding, nan)

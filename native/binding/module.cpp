@@ -6,6 +6,7 @@ namespace mxemu_py {
 void register_codec(py::module_ &m);
 void register_quantize(py::module_ &m);
 void register_numerics(py::module_ &m);
+void register_blockscale(py::module_ &m);
 }  // namespace mxemu_py
 
 PYBIND11_MODULE(_native, m)
@@ -16,4 +17,5 @@ PYBIND11_MODULE(_native, m)
     mxemu_py::register_codec(m);
     mxemu_py::register_quantize(m);
     mxemu_py::register_numerics(m);
+    mxemu_py::register_blockscale(m);
 }

@@ -439,6 +439,87 @@ MXEMU_API int32_t mxemu_dot(const mxemu_accum_config *cfg, int64_t k, const mxem
                             int32_t b_block, const mxemu_format *c_fmt, uint32_t c_code,
                             uint32_t *d_code, uint8_t *flags);
 
+/* ---------------------------------------------------------------------------
+ * General block scaling (docs/SCHEMES.md section 1): blocks of any shape, four
+ * scale conventions.  The specification is emulator/blockscale.py
+ * `quantize_blocks`; this function gives the same codes, scales and flags.
+ *
+ *   x          the FP32 values of a row-major array of `ndim` dimensions
+ *              (1..MXEMU_BLOCKS_MAX_NDIM) with extents shape[ndim] (>= 0)
+ *   block      ndim block lengths (>= 1): a 1-D block of b along axis a is
+ *              1 everywhere but b at a; a tile has several lengths > 1.  Every
+ *              axis is zero-padded to whole blocks: padded[d] =
+ *              ceil(shape[d] / block[d]) * block[d], grid[d] = padded[d] / block[d]
+ *   elem       the element format, at most 8 bits
+ *   scale_kind MXEMU_BSCALE_E8M0    s = 2^(floor(log2 amax) - emax_elem) (OCP floor)
+ *              MXEMU_BSCALE_UE8M0   s = the least 2^k with amax <= max_elem * 2^k
+ *              MXEMU_BSCALE_FP32    s = amax / max_elem rounded once into FP32 with
+ *                                   scale_rounding (0 becomes the least subnormal)
+ *              MXEMU_BSCALE_UE4M3   S = amax / (max_elem * T) rounded once into UE4M3
+ *                                   with scale_rounding, saturating (0 becomes 0x01);
+ *                                   elements are divided by S * T
+ *              (amax: the block's largest finite magnitude; power-of-two exponents
+ *              are clamped into [-127, 127] with MXEMU_FLAG_SCALE_CLAMPED)
+ *   rounding, scale_rounding   MXEMU_RNE .. MXEMU_RTO (no SR)
+ *   nan_policy MXEMU_POLICY_BLOCK: a block holding a NaN or an Inf gets the NaN
+ *              scale (E8M0 0xFF, FP32 0x7FC00000, UE4M3 0x7F), element codes 0 and
+ *              INVALID on each Inf; MXEMU_POLICY_ERROR: any NaN (Inf) in x returns
+ *              MXEMU_STATUS_NAN_FOUND (_INF_FOUND) and nothing is written
+ *   zero_block_scale  the scale code of an all-zero block, or < 0 for the
+ *              default (E8M0 code 0 = 2^-127, FP32 1.0, UE4M3 0); otherwise a
+ *              finite E8M0 code (0..254), a positive finite FP32 pattern, or a
+ *              finite UE4M3 code (0..0x7E), else MXEMU_ERR_ARG
+ *   tensor_scale  T for MXEMU_BSCALE_UE4M3, a positive finite FP32 value
+ *              (ignored by the other kinds)
+ * Outputs, row-major: codes and flags of the padded shape (uint8 each),
+ * scales[grid] as uint32_t codes (E8M0 and UE4M3 codes, or FP32 bit
+ * patterns).  Each element is x / s (x / (S T)), the exact quotient, rounded
+ * once with `rounding` and saturating: its flags are the rounding's plus
+ * SATURATED on a clamped element, OR-ed with its block's SCALE_CLAMPED.
+ * Returns MXEMU_OK, an MXEMU_STATUS_* of nan_policy ERROR, or a negative
+ * MXEMU_ERR_* (nothing written): ERR_ARG (ndim, an enum, zero_block_scale,
+ * tensor_scale), ERR_LENGTH (a negative extent, a block < 1, sizes beyond
+ * int64), ERR_FORMAT (elem), ERR_NULL, ERR_ALLOC (a scratch array of one
+ * byte per block could not be allocated).
+ * ------------------------------------------------------------------------- */
+#define MXEMU_BLOCKS_MAX_NDIM 8
+
+#define MXEMU_BSCALE_E8M0 0
+#define MXEMU_BSCALE_UE8M0 1
+#define MXEMU_BSCALE_FP32 2
+#define MXEMU_BSCALE_UE4M3 3
+
+MXEMU_API int32_t mxemu_quantize_blocks(const float *x, int32_t ndim, const int64_t *shape,
+                                        const int64_t *block, const mxemu_format *elem,
+                                        int32_t scale_kind, int32_t rounding,
+                                        int32_t scale_rounding, int32_t nan_policy,
+                                        int64_t zero_block_scale, float tensor_scale,
+                                        uint8_t *codes, uint32_t *scales, uint8_t *flags);
+
+/* ---------------------------------------------------------------------------
+ * The promotion step of two-level accumulation (docs/SCHEMES.md section 2):
+ * d[i] = RN(p[i] * s[i] + c[i]), the exact value rounded once into `fmt`
+ * (an IEEE fused multiply-add), for any float64 inputs.
+ *
+ *   fmt        a float format (MXEMU_KIND_FLOAT), the outer accumulator's
+ *   rounding   MXEMU_RNE .. MXEMU_RTO (no SR)
+ *   nan        MXEMU_ACC_NAN_ALL_ONES: a NaN result is the all-ones positive
+ *              pattern 2^(bits-1) - 1 (0x7FFFFFFF for FP32, as NVIDIA's FP32
+ *              units); MXEMU_ACC_NAN_CANONICAL: the format's canonical +NaN
+ *              (0 for a format without NaN)
+ * Overflow gives Inf where the format has it (finite in the modes that round
+ * toward zero), else the largest finite value; flags are those of the one
+ * rounding.  A NaN input gives NaN with no flag; Inf * 0 and Inf - Inf give
+ * NaN with MXEMU_FLAG_INVALID.  An exact zero sum is +0, or -0 when both
+ * addends are -0 or the mode is RDN (unless both are +0).
+ * Outputs codes[n] (in the low bits) and flags[n].  Returns MXEMU_OK,
+ * MXEMU_ERR_FORMAT (an int format), MXEMU_ERR_ARG, MXEMU_ERR_LENGTH (n < 0)
+ * or MXEMU_ERR_NULL; nothing is written on an error.
+ * ------------------------------------------------------------------------- */
+MXEMU_API int32_t mxemu_fma_round(const mxemu_format *fmt, int64_t n, const double *p,
+                                  const double *s, const double *c, int32_t rounding,
+                                  int32_t nan, uint32_t *codes, uint8_t *flags);
+
 /* A short static string naming a status code (never NULL). */
 /* ---------------------------------------------------------------------------
  * Handles, for SystemVerilog DPI-C and other callers that cannot lay out C
