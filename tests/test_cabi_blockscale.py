@@ -2,11 +2,10 @@
 C/C++ or DPI-C testbench calls them: hand-derived values, the Python reference bit for bit,
 argument errors as status codes with nothing written, and a fuzz that never crashes.
 
-MXEMU_TEST_LIBMXEMU=/path/to/libmxemu.so runs these tests against another build of the
-library, e.g. one configured with -DMXEMU_SANITIZE=ON (then LD_PRELOAD the sanitizer runtime;
-docs/SCHEMES.md section 4 has the commands).
+MXEMU_LIBRARY=/path/to/libmxemu.so (emulator.native_library_path) runs these tests against
+another build of the library, e.g. the sanitizer build CI makes (.ci/run; then LD_PRELOAD the
+sanitizer runtime; docs/SCHEMES.md section 4 has the commands).
 """
-import os
 import struct
 
 import numpy as np
@@ -39,13 +38,10 @@ INVALID, INEXACT = 0x08, 0x01
 
 
 def _lib_path() -> str:
-    path = os.environ.get("MXEMU_TEST_LIBMXEMU")
-    if not path:
-        try:
-            path = emulator.native_library_path()
-        except FileNotFoundError as exc:
-            pytest.skip(f"libmxemu is not built: {exc}")
-    return path
+    try:
+        return emulator.native_library_path()
+    except FileNotFoundError as exc:
+        pytest.skip(f"libmxemu is not built: {exc}")
 
 
 @pytest.fixture(scope="module")
