@@ -9,40 +9,14 @@ import emulator
 from emulator import _backend
 from emulator.formats import E2M1, E4M3, E5M2, E8M0, FP16, INT8, UE4M3
 
-cffi = pytest.importorskip("cffi", reason="cffi is needed to drive the C ABI")
+import capi
 
-CDEF = """
-typedef struct mxemu_format { int32_t kind, exp_bits, man_bits, bias, is_signed, specials,
-                              subnormals; } mxemu_format;
-int32_t mxemu_format_check(const mxemu_format *fmt);
-int32_t mxemu_decode(const mxemu_format *fmt, const uint32_t *codes, int64_t n, double *out);
-int32_t mxemu_encode(const mxemu_format *fmt, const double *values, int64_t n,
-                     int32_t rounding, int32_t overflow, const uint32_t *rand_bits,
-                     int32_t sr_bits, int32_t int_min, uint32_t *codes, uint8_t *flags);
-int32_t mxemu_quantize_mx(const float *x, int64_t n, const mxemu_format *elem,
-                          int32_t block_size, int32_t scale_mode, int32_t rounding,
-                          int32_t nan_policy, int32_t inf_policy, int32_t zero_block_scale,
-                          int32_t scale_range, int32_t flush_subnormals, int32_t int8_min,
-                          const uint32_t *rand_bits, int32_t sr_bits, uint8_t *codes,
-                          uint8_t *scales, uint8_t *flags);
-int32_t mxemu_quantize_nvfp4(const float *x, int64_t n, float tensor_scale,
-                             int32_t block_size, int32_t scale_rounding, int32_t scale_floor,
-                             int32_t rounding, uint8_t *codes, uint8_t *scales,
-                             uint8_t *flags);
-const char *mxemu_status_string(int32_t status);
-"""
 MXEMU_OK, ERR_NULL, ERR_FORMAT, ERR_ARG, ERR_CODE_RANGE, ERR_LENGTH = 0, -1, -2, -3, -4, -5
 
 
 @pytest.fixture(scope="module")
 def lib():
-    try:
-        path = emulator.native_library_path()
-    except FileNotFoundError as exc:
-        pytest.skip(f"libmxemu is not built: {exc}")
-    ffi = cffi.FFI()
-    ffi.cdef(CDEF)
-    return ffi, ffi.dlopen(path)
+    return capi.load()
 
 
 def _fmt(ffi, f):

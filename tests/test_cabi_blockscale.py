@@ -16,20 +16,8 @@ from emulator import _backend
 from emulator.blockscale import SCALE_KINDS, quantize_blocks
 from emulator.formats import BF16, E2M1, E4M3, E5M2, FP16, FP32, INT8
 
-cffi = pytest.importorskip("cffi", reason="cffi is needed to drive the C ABI")
+import capi
 
-CDEF = """
-typedef struct mxemu_format { int32_t kind, exp_bits, man_bits, bias, is_signed, specials,
-                              subnormals; } mxemu_format;
-int32_t mxemu_quantize_blocks(const float *x, int32_t ndim, const int64_t *shape,
-                              const int64_t *block, const mxemu_format *elem,
-                              int32_t scale_kind, int32_t rounding, int32_t scale_rounding,
-                              int32_t nan_policy, int64_t zero_block_scale, float tensor_scale,
-                              uint8_t *codes, uint32_t *scales, uint8_t *flags);
-int32_t mxemu_fma_round(const mxemu_format *fmt, int64_t n, const double *p, const double *s,
-                        const double *c, int32_t rounding, int32_t nan, uint32_t *codes,
-                        uint8_t *flags);
-"""
 OK, NAN_FOUND, INF_FOUND = 0, 1, 2
 ERR_NULL, ERR_FORMAT, ERR_ARG, ERR_LENGTH = -1, -2, -3, -5
 E8M0_K, UE8M0_K, FP32_K, UE4M3_K = 0, 1, 2, 3
@@ -37,18 +25,9 @@ NAN_CANONICAL, NAN_ALL_ONES = 0, 1
 INVALID, INEXACT = 0x08, 0x01
 
 
-def _lib_path() -> str:
-    try:
-        return emulator.native_library_path()
-    except FileNotFoundError as exc:
-        pytest.skip(f"libmxemu is not built: {exc}")
-
-
 @pytest.fixture(scope="module")
 def lib():
-    ffi = cffi.FFI()
-    ffi.cdef(CDEF)
-    return ffi, ffi.dlopen(_lib_path())
+    return capi.load()
 
 
 def _ptr(ffi, ctype, arr):
@@ -292,27 +271,6 @@ def test_fuzz_shapes_blocks_and_enums_never_crash(lib):
 
 
 # -- two-level accumulation from the C ABI alone -----------------------------------------------
-GEMM_CDEF = """
-typedef struct mxemu_accum_config {
-    uint32_t struct_size; uint32_t version;
-    int32_t instruction_k, terms_per_step, k_split, interleave, block_terms,
-            has_product_format;
-    mxemu_format product_format;
-    int32_t product_rounding, product_exponent, alignment, anchor_exp, has_align_floor,
-            align_floor, frac_bits, carry_bits, dropped, c_entry;
-    mxemu_format output_format; mxemu_format register_format;
-    int32_t rounding, has_step_format;
-    mxemu_format step_format;
-    int32_t step_rounding, sr_bits, input_subnormals, output_subnormals, nan, overflow,
-            zero_sign;
-} mxemu_accum_config;
-int32_t mxemu_gemm(const mxemu_accum_config *cfg, int64_t m, int64_t n, int64_t k,
-                   const mxemu_format *a_fmt, const uint32_t *a_codes,
-                   const mxemu_format *b_fmt, const uint32_t *b_codes,
-                   const mxemu_format *scale_fmt, const uint8_t *a_scales, int32_t a_block,
-                   const uint8_t *b_scales, int32_t b_block, const mxemu_format *c_fmt,
-                   const uint32_t *c_codes, int32_t threads, uint32_t *d_codes, uint8_t *flags);
-"""
 
 
 def test_two_level_gemm_composed_from_the_c_abi():
@@ -323,16 +281,9 @@ def test_two_level_gemm_composed_from_the_c_abi():
     # the Python reference backend (gemm_fast and the numpy FMA), bit for bit.
     from emulator.numerics import get_preset, twolevel_gemm
     from emulator.numerics import native as NV
-    gffi = cffi.FFI()
-    gffi.cdef(CDEF + GEMM_CDEF)
-    g = gffi.dlopen(_lib_path())
+    gffi, g = capi.load()
     cfg = get_preset("h100-fp8-wgmma").config
-    c = gffi.new("mxemu_accum_config *")
-    c.struct_size = gffi.sizeof("mxemu_accum_config")
-    c.version = NV._native.ACCUM_CONFIG_VERSION
-    for key, val in NV.config_to_native(cfg).items():
-        if val is not None:
-            setattr(c, key, list(val) if isinstance(val, tuple) else val)
+    c = capi.c_config(gffi, cfg)
     rng = np.random.default_rng(30)
     m, k, n, iv = 5, 384, 6, 128
     a = (rng.standard_normal((m, k)) * np.exp2(rng.integers(-6, 6, (m, 1)))).astype(np.float32)

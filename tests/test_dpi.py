@@ -19,33 +19,15 @@ from emulator.numerics import AccumConfig, dot, get_preset, preset_names
 from emulator.numerics import native as NV
 from emulator.numerics.presets import E8M13
 
-import test_numerics_native as TN
+import capi
 
-cffi = pytest.importorskip("cffi", reason="cffi is needed to drive the C ABI")
 
-CDEF = TN.CDEF + """
-mxemu_format *mxemu_format_new(int32_t kind, int32_t exp_bits, int32_t man_bits, int32_t bias,
-                               int32_t is_signed, int32_t specials, int32_t subnormals);
-mxemu_format *mxemu_format_named(const char *name);
-void mxemu_format_free(mxemu_format *fmt);
-mxemu_accum_config *mxemu_config_new(void);
-int32_t mxemu_config_set(mxemu_accum_config *cfg, const char *knob, int32_t value);
-int32_t mxemu_config_set_format(mxemu_accum_config *cfg, const char *knob,
-                                const mxemu_format *fmt);
-void mxemu_config_free(mxemu_accum_config *cfg);
-"""
 TEMPLATE = os.path.join(os.path.dirname(__file__), "dpi", "tb_template.sv")
 
 
 @pytest.fixture(scope="module")
 def lib():
-    try:
-        path = emulator.native_library_path()
-    except FileNotFoundError as exc:
-        pytest.skip(f"libmxemu is not built: {exc}")
-    ffi = cffi.FFI()
-    ffi.cdef(CDEF)
-    return ffi, ffi.dlopen(path)
+    return capi.load()
 
 
 def _fields(ffi, p, ctype):
@@ -87,7 +69,7 @@ def test_config_new_is_accumconfig_default(lib):
     ffi, c = lib
     h = c.mxemu_config_new()
     try:
-        want = TN._c_config(ffi, AccumConfig())
+        want = capi.c_config(ffi, AccumConfig())
         assert _fields(ffi, h, "mxemu_accum_config") == _fields(ffi, want, "mxemu_accum_config")
     finally:
         c.mxemu_config_free(h)
@@ -126,7 +108,7 @@ def test_preset_calls_build_the_preset(lib, name):
     try:
         assert st == 0
         assert (_fields(ffi, h, "mxemu_accum_config")
-                == _fields(ffi, TN._c_config(ffi, cfg), "mxemu_accum_config"))
+                == _fields(ffi, capi.c_config(ffi, cfg), "mxemu_accum_config"))
     finally:
         c.mxemu_config_free(h)
 

@@ -19,44 +19,9 @@ from emulator.formats import FORMATS
 from emulator.numerics import AccumConfig, get_preset, preset_names
 from emulator.numerics import native as NV
 
-import test_numerics_native as TN
+import capi
 
-cffi = pytest.importorskip("cffi", reason="cffi is needed to drive the C ABI")
 
-CDEF = TN.CDEF + """
-int32_t mxemu_gemm(const mxemu_accum_config *cfg, int64_t m, int64_t n, int64_t k,
-                   const mxemu_format *a_fmt, const uint32_t *a_codes,
-                   const mxemu_format *b_fmt, const uint32_t *b_codes,
-                   const mxemu_format *scale_fmt, const uint8_t *a_scales, int32_t a_block,
-                   const uint8_t *b_scales, int32_t b_block, const mxemu_format *c_fmt,
-                   const uint32_t *c_codes, int32_t threads, uint32_t *d_codes, uint8_t *flags);
-int32_t mxemu_gemm_ex(const mxemu_accum_config *cfg, int64_t m, int64_t n, int64_t k,
-                      const mxemu_format *a_fmt, const uint32_t *a_codes,
-                      const mxemu_format *b_fmt, const uint32_t *b_codes,
-                      const mxemu_format *scale_fmt, const uint8_t *a_scales, int32_t a_block,
-                      const uint8_t *b_scales, int32_t b_block, const mxemu_format *c_fmt,
-                      const uint32_t *c_codes, const uint32_t *rand_bits,
-                      int64_t rand_per_output, int32_t threads, uint32_t *d_codes,
-                      uint8_t *flags);
-int32_t mxemu_dot_batch(const mxemu_accum_config *cfg, int64_t p, int64_t k,
-                        const mxemu_format *a_fmt, const uint32_t *a_codes,
-                        const mxemu_format *b_fmt, const uint32_t *b_codes,
-                        const mxemu_format *scale_fmt, const uint8_t *a_scales, int32_t a_block,
-                        const uint8_t *b_scales, int32_t b_block, const mxemu_format *c_fmt,
-                        const uint32_t *c_codes, int32_t threads, uint32_t *d_codes,
-                        uint8_t *flags);
-int32_t mxemu_decode(const mxemu_format *fmt, const uint32_t *codes, int64_t n, double *out);
-int32_t mxemu_encode(const mxemu_format *fmt, const double *values, int64_t n,
-                     int32_t rounding, int32_t overflow, const uint32_t *rand_bits,
-                     int32_t sr_bits, int32_t int_min, uint32_t *codes, uint8_t *flags);
-int32_t mxemu_quantize_mx(const float *x, int64_t n, const mxemu_format *elem,
-                          int32_t block_size, int32_t scale_mode, int32_t rounding,
-                          int32_t nan_policy, int32_t inf_policy, int32_t zero_block_scale,
-                          int32_t scale_range, int32_t flush_subnormals, int32_t int8_min,
-                          const uint32_t *rand_bits, int32_t sr_bits, uint8_t *codes,
-                          uint8_t *scales, uint8_t *flags);
-const char *mxemu_status_string(int32_t status);
-"""
 # Every status the ABI defines: MXEMU_OK, the quantize policy statuses, MXEMU_ERR_*.
 STATUSES = {0, 1, 2, 3, -1, -2, -3, -4, -5, -6, -7, -8}
 FUZZ = settings(max_examples=300, deadline=None, print_blob=True, derandomize=True)
@@ -82,13 +47,7 @@ formats = st.one_of(
 
 @pytest.fixture(scope="module")
 def lib():
-    try:
-        path = emulator.native_library_path()
-    except FileNotFoundError as exc:
-        pytest.skip(f"libmxemu is not built: {exc}")
-    ffi = cffi.FFI()
-    ffi.cdef(CDEF)
-    return ffi, ffi.dlopen(path)
+    return capi.load()
 
 
 def _arr(ffi, ctype, a):
@@ -98,7 +57,7 @@ def _arr(ffi, ctype, a):
 @st.composite
 def c_config(draw, ffi):
     """A valid preset's struct with a few fields (or all its bytes) replaced by random ones."""
-    c = TN._c_config(ffi, get_preset(draw(st.sampled_from(preset_names()))).config)
+    c = capi.c_config(ffi, get_preset(draw(st.sampled_from(preset_names()))).config)
     if draw(st.integers(0, 9)) == 0:
         raw = draw(st.binary(min_size=ffi.sizeof(c[0]), max_size=ffi.sizeof(c[0])))
         ffi.memmove(c, raw, len(raw))
@@ -266,7 +225,7 @@ def test_c_gemm_ragged_shapes_match_python(lib, name, threads):
     fl = np.zeros(m * n, np.uint8)
     fmt = lambda f: ffi.new("mxemu_format *", list(f.params))  # noqa: E731
     ef = fmt(emulator.get_format(elem))
-    st = c.mxemu_gemm(TN._c_config(ffi, cfg), m, n, k, ef, _arr(ffi, "uint32_t *", a), ef,
+    st = c.mxemu_gemm(capi.c_config(ffi, cfg), m, n, k, ef, _arr(ffi, "uint32_t *", a), ef,
                       _arr(ffi, "uint32_t *", bt), fmt(E8M0), _arr(ffi, "uint8_t *", sa), 16,
                       _arr(ffi, "uint8_t *", sb), 16, fmt(cfg.register), ffi.NULL, threads,
                       _arr(ffi, "uint32_t *", d), _arr(ffi, "uint8_t *", fl))

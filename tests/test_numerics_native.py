@@ -372,54 +372,10 @@ def test_register_and_scale_formats():
 # ---------------------------------------------------------------------------------------
 # The C ABI (mxemu_dot / mxemu_gemm) with cffi in ABI mode, as a testbench drives it
 # ---------------------------------------------------------------------------------------
-CDEF = """
-typedef struct mxemu_format { int32_t kind, exp_bits, man_bits, bias, is_signed, specials,
-                              subnormals; } mxemu_format;
-typedef struct mxemu_accum_config {
-    uint32_t struct_size; uint32_t version;
-    int32_t instruction_k, terms_per_step, k_split, interleave, block_terms,
-            has_product_format;
-    mxemu_format product_format;
-    int32_t product_rounding, product_exponent, alignment, anchor_exp, has_align_floor,
-            align_floor, frac_bits, carry_bits, dropped, c_entry;
-    mxemu_format output_format; mxemu_format register_format;
-    int32_t rounding, has_step_format;
-    mxemu_format step_format;
-    int32_t step_rounding, sr_bits, input_subnormals, output_subnormals, nan, overflow,
-            zero_sign;
-} mxemu_accum_config;
-int32_t mxemu_dot(const mxemu_accum_config *cfg, int64_t k, const mxemu_format *a_fmt,
-                  const uint32_t *a_codes, const mxemu_format *b_fmt, const uint32_t *b_codes,
-                  const mxemu_format *scale_fmt, const uint8_t *a_scales, int32_t a_block,
-                  const uint8_t *b_scales, int32_t b_block, const mxemu_format *c_fmt,
-                  uint32_t c_code, uint32_t *d_code, uint8_t *flags);
-"""
-
-
-def _c_config(ffi, cfg):
-    d = NV.config_to_native(cfg)
-    c = ffi.new("mxemu_accum_config *")
-    c.struct_size = ffi.sizeof("mxemu_accum_config")
-    c.version = NV._native.ACCUM_CONFIG_VERSION
-    for key, val in d.items():
-        if isinstance(val, tuple):
-            setattr(c, key, list(val))
-        elif val is not None:
-            setattr(c, key, val)
-    return c
-
-
 def test_c_abi_dot_matches_reference():
-    cffi = pytest.importorskip("cffi")
-    import emulator
+    import capi
     from emulator.numerics import dot
-    try:
-        path = emulator.native_library_path()
-    except FileNotFoundError as exc:
-        pytest.skip(f"libmxemu is not built: {exc}")
-    ffi = cffi.FFI()
-    ffi.cdef(CDEF)
-    lib = ffi.dlopen(path)
+    ffi, lib = capi.load()
     rng = np.random.default_rng(4)
     e4 = ffi.new("mxemu_format *", list(E4M3.params))
     e8 = ffi.new("mxemu_format *", list(E8M0.params))
@@ -427,7 +383,7 @@ def test_c_abi_dot_matches_reference():
     out, fl = ffi.new("uint32_t *"), ffi.new("uint8_t *")
     for name in ("b200-mxf8f6f4", "exact", "h100-fp8-wgmma", "b200-fp8", "mxdotp"):
         cfg = get_preset(name).config
-        c = _c_config(ffi, cfg)
+        c = capi.c_config(ffi, cfg)
         for _ in range(20):
             a = TF.gen_codes(E4M3, (64,), int(rng.integers(1 << 31)), 0.05, 0.5)
             b = TF.gen_codes(E4M3, (64,), int(rng.integers(1 << 31)), 0.05, 0.5)
@@ -442,7 +398,7 @@ def test_c_abi_dot_matches_reference():
                                 ffi.cast("uint8_t *", sb.ctypes.data), 32, fp32, cbits, out, fl)
             assert st_ == 0 and (out[0], fl[0]) == (want[0], want[1]), name
     # Status codes, never a crash: a wrong struct size / version, NULL, unsupported.
-    c = _c_config(ffi, get_preset("exact").config)
+    c = capi.c_config(ffi, get_preset("exact").config)
     a32 = np.zeros(4, np.uint32)
     ap = ffi.cast("uint32_t *", a32.ctypes.data)
     c.version = 99
