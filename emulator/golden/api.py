@@ -31,7 +31,7 @@ def make_spec(op: str, a_fmt, b_fmt=None, *, preset=None, config: AccumConfig | 
     quantization policies for encode/quantize. Dot ops default b_fmt to a_fmt, the scale
     format and block to the unit's (spec.default_scale; scale='none', 'e8m0' or 'ue4m3'
     and block override it) and K to spec.default_k."""
-    a = parse_format(a_fmt)
+    a = parse_format(a_fmt, "a_fmt")
     q = dict(QUANT_DEFAULTS)
     pname = None
     if config_file is not None:
@@ -54,7 +54,7 @@ def make_spec(op: str, a_fmt, b_fmt=None, *, preset=None, config: AccumConfig | 
         config = get_preset(preset).config
     if config is None:
         raise ValueError(f"op={op}: a preset or a config is needed")
-    b = parse_format(b_fmt if b_fmt is not None else a)
+    b = parse_format(b_fmt if b_fmt is not None else a, "b_fmt")
     sfmt, block = default_scale(a, b, config, pname, scale, block)
     if k is None:
         k = default_k(op, config, block)

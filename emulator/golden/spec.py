@@ -32,16 +32,19 @@ QUANT_DEFAULTS = {"rounding": "rne", "overflow": "default", "scale_mode": "floor
                   "subnormal_inputs": "keep"}
 
 
-def parse_format(name) -> Format:
+def parse_format(name, argname: str = "format") -> Format:
     """A Format from its name, including the custom IEEE-style 'eXmY' (e.g. e8m13)."""
     if isinstance(name, Format):
         return name
     text = str(name).strip().lower()
     m = re.fullmatch(r"e(\d+)m(\d+)", text)
-    if text not in FORMATS and m and text not in ("e4m3", "e5m2", "e3m2", "e2m3", "e2m1",
-                                                   "e8m0"):
-        return Format.custom(int(m.group(1)), int(m.group(2)))
-    return get_format(text)
+    try:
+        if text not in FORMATS and m:
+            return Format.custom(int(m.group(1)), int(m.group(2)))
+        return get_format(text)
+    except ValueError as exc:
+        raise ValueError(f"{argname}={name!r}: {exc}; allowed: {', '.join(FORMATS)} or a "
+                         "custom IEEE-style eXmY") from None
 
 
 def knob_text(value) -> str:
