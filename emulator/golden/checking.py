@@ -7,7 +7,6 @@ bit for bit; a dump that carries no flags column is compared on the result bits 
 """
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import NamedTuple
 
@@ -16,7 +15,6 @@ import numpy as np
 from .. import _backend
 from ..formats import CLASS_NAN, E8M0
 from ..numerics import dot as ref_dot
-from ..rounding import Rounding
 from . import files, gen
 from .neighbours import ROUNDINGS, neighbours
 from .spec import DOT_OPS, Spec
@@ -439,4 +437,4 @@ def adequacy_ok(rows) -> bool:
 
 __all__ = ["check", "verify", "recompute", "compare", "diagnose", "adequacy",
            "adequacy_cells", "adequacy_ok", "ulp_distance", "read_dump", "Report",
-           "IMPLS", "COLUMNS", "Rounding", "math"]
+           "IMPLS", "COLUMNS"]

@@ -151,7 +151,7 @@ def svh_text(g: GoldenFile, name: str) -> str:
     field is the most significant, so element 0 sits at index 0 of an ascending range)."""
     ident = "".join(ch if ch.isalnum() else "_" for ch in name)
     lines = [f"// {name}: one case of the .memh vectors (mxemu golden, golden/README.md)",
-             f"typedef struct packed {{"]
+             "typedef struct packed {"]
     for f in g.fields:
         bits = 4 * f.digits
         dims = f"[0:{f.count - 1}]" if f.count > 1 else ""

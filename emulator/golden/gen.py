@@ -25,8 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..flags import Flag
-from ..formats import CLASS_NAN, E8M0, FP32, Format
+from ..formats import E8M0, Format
 from ..numerics import dot_batch, gemm_auto
 from ..quantize import quantize
 from . import rng
@@ -713,5 +712,4 @@ def _gemm_expected(spec: Spec, cases: DotCases):
     return {"d": d, "flags": fl}
 
 
-__all__ = ["DotCases", "plan", "inputs_for", "expected", "run_dot", "dot_table", "FAMILIES",
-           "CLASS_NAN", "Flag", "FP32"]
+__all__ = ["DotCases", "plan", "inputs_for", "expected", "run_dot", "dot_table", "FAMILIES"]

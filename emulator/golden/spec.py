@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from .. import __version__
-from ..formats import E8M0, FP32, UE4M3, FORMATS, Format, get_format
+from ..formats import E8M0, UE4M3, FORMATS, Format, get_format
 from ..numerics import AccumConfig, get_preset
 from ..rounding import Rounding
 
@@ -262,4 +262,4 @@ def default_k(op: str, config: AccumConfig, block) -> int:
 
 __all__ = ["GOLDEN_VERSION", "OPS", "DOT_OPS", "Spec", "spec_from_header", "parse_format",
            "load_config_file", "default_scale", "default_k", "config_items", "knob_text",
-           "QUANT_DEFAULTS", "FP32", "replace"]
+           "QUANT_DEFAULTS"]
