@@ -369,3 +369,10 @@ def test_codec_sets_check_clean(op, fmt, tmp_path):
     api.write_stream(api.make_spec(op, fmt), tmp_path / "c", ("tv",), progress=False)
     rep = checking.check(tmp_path / "c.tv")
     assert rep.ok and rep.cases > 0
+
+
+def test_level_two_keeps_more_boundary_cases_and_stays_adequate():
+    one, two = api.generate(small_spec()), api.generate(small_spec(level=2))
+    assert len(two) > 2 * len(one)
+    assert checking.adequacy_ok(checking.adequacy(two))
+    assert checking.compare(two, checking.recompute(two)).ok

@@ -583,9 +583,10 @@ def boundary_table(spec: Spec):
         return _encode_table(spec)
     if spec.op == "quantize":
         return _quant_table(spec)
-    table = np.arange(spec.a_fmt.num_codes, dtype=np.int64)
-    if spec.a_fmt.bits > 8:  # wide formats: every 16th (level 2) or 4096th code
-        table = table[::16 if spec.level == 2 else 4096]
+    fmt = spec.a_fmt
+    table = np.arange(fmt.num_codes, dtype=np.int64)
+    if fmt.bits > 8:  # wide formats: every 64th code (level 2: 4th) and the specials
+        table = np.union1d(table[::4 if spec.level == 2 else 64], _specials(fmt, 2))
     return table
 
 
