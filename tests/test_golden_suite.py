@@ -143,6 +143,16 @@ def test_codec_sets_agree_with_the_oracle(path):
                 assert int(g.data["flags"][r, 0]) == want_fl, r
 
 
+@pytest.mark.parametrize("path", [p for p in TV if p.parent.name == "exact"],
+                         ids=[i for i in IDS if i.startswith("dot/exact/")])
+def test_shipped_exact_sets_are_the_rounded_exact_sum(path):
+    """The 'exact' preset is one RNE rounding of the exact sum (Fractions, tests/oracle;
+    every 4th case, for time)."""
+    from test_golden import exact_sum_mismatches
+    checked, bad = exact_sum_mismatches(files.read_tv(path), every=4)
+    assert bad == [] and checked > 20
+
+
 @pytest.mark.parametrize("path", [p for p in TV if "codec" not in p.parts or
                                   "decode" not in p.name],
                          ids=[i for i in IDS if "decode" not in i])
