@@ -200,6 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_cmd_native_path)
     s = sub.add_parser("backend", help="show the active and available backends")
     s.set_defaults(func=_cmd_backend)
+    from .golden.commands import add_commands as add_golden_commands
+    add_golden_commands(sub)  # golden gen|check|adequacy|suite, verify
     return p
 
 
