@@ -464,3 +464,33 @@ def test_vectorised_kernel_matches_scalar_and_numpy(name, seed, monkeypatch):
         for part in (0, 1):
             bad = np.argwhere(g[part] != want[part])
             assert bad.size == 0, f"{label} {name}: first difference at {bad[0].tolist()}"
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_vectorised_long_unbounded_step(seed, monkeypatch):
+    """One exact step over K = 160 (the 'exact' preset, and round-toward-zero / FP16-output
+    variants): the kernel sums chunks of 32 exactly and carries them as a double-double, then
+    rounds from a round-to-odd binary64. Chunks far apart in magnitude (2^40 .. 2^-20) and
+    near-total cancellation make the low part and the odd bit decide; against the scalar path
+    and numpy, bits and flags."""
+    from emulator.numerics import gemm_fast
+    rng = np.random.default_rng(seed)
+    m, n, k = 9, 10, 160
+    mag = np.repeat(2.0 ** np.array([40, 0, -20, 20, -10]), 32)  # ~80 bits: a double-double
+    sign = lambda shape: rng.choice([-1.0, 1.0], shape)  # noqa: E731
+    x = rng.uniform(1, 2, (m, k)) * sign((m, k)) * mag
+    y = rng.uniform(1, 2, (k, n)) * sign((k, n))
+    y[:, 0] = 1.0
+    x[1] = np.repeat([1.0, -1.0, 2.0 ** -70, 0.0, 0.0], 32)  # cancellation + a tiny tail
+    # BF16 operands: 16-bit products, so each chunk of 32 sums exactly in binary64 and the
+    # kernel (not the scalar fallback) answers; the chunks' sum needs far more than 53 bits
+    A, B = (BF16.encode(x).codes, BF16), (BF16.encode(y).codes, BF16)
+    for cfg in (get_preset("exact").config, get_preset("exact").config.replace(rounding="rtz"),
+                get_preset("exact").config.replace(output_format=FP16, rounding="rup")):
+        want = gemm_fast(A, B, None, cfg)
+        monkeypatch.delenv("MXEMU_GEMM_SIMD", raising=False)
+        got = gemm_native(A, B, None, cfg, threads=1)
+        monkeypatch.setenv("MXEMU_GEMM_SIMD", "0")
+        scalar = gemm_native(A, B, None, cfg, threads=1)
+        for g in (got, scalar):
+            assert np.array_equal(g[0], want[0]) and np.array_equal(g[1], want[1])

@@ -1011,6 +1011,9 @@ typedef struct row_job {
     int32_t status;
 } row_job;
 
+/* Terms per chunk of a long unbounded step in the vectorised kernel. */
+#define SIMD_CHUNK 32
+
 /* The bits of a value that is a normal number of the IEEE-style format f. */
 static uint32_t encode_normal(const mx_fmt *f, double v)
 {
@@ -1333,7 +1336,10 @@ static int simd_plan_build(const dctx *x, mx_simd_plan *p, void **mem, int64_t t
     const mxemu_accum_config *c = &x->c;
     /* SCALE_BLOCKS: the blocks of an instruction play the steps' part */
     const int blocks = c->k_split == MXEMU_ACC_KSPLIT_SCALE_BLOCKS;
-    const int nsb = blocks ? (int)((x->ik + x->block - 1) / x->block) : x->nsteps;
+    /* one long unbounded step: chunks of SIMD_CHUNK terms, each summed exactly */
+    const int chunked = !blocks && !x->unit.bounded && x->nsteps == 1 && x->ik > SIMD_CHUNK;
+    const int64_t seg = blocks ? x->block : SIMD_CHUNK;
+    const int nsb = blocks || chunked ? (int)((x->ik + seg - 1) / seg) : x->nsteps;
     if (!(x->fast_ok || (blocks && x->fast_blocks && c->dropped == MXEMU_ACC_DROPPED_TRUNCATE &&
                          c->carry_bits < 0 && nsb <= MX_SIMD_MAX_BLOCKS &&
                          x->unit.F + 2 + bitlen64((uint64_t)nsb + 2) <= 53)) ||
@@ -1373,10 +1379,10 @@ static int simd_plan_build(const dctx *x, mx_simd_plan *p, void **mem, int64_t t
     uint8_t *rsp = (uint8_t *)(scnt + nsb), *csp = rsp + m * ni;
     memset(rsp, 0, (size_t)(m * ni + ni * np));
     for (int b = 0; b < nsb; b++) {
-        soff[b] = blocks ? (int32_t)(b * x->block) : x->soff[b];
-        scnt[b] = blocks ? (int32_t)(b * x->block + x->block <= x->ik ? x->block
-                                                                    : x->ik - b * x->block)
-                         : x->scnt[b];
+        soff[b] = blocks || chunked ? (int32_t)(b * seg) : x->soff[b];
+        scnt[b] = blocks || chunked
+                      ? (int32_t)(b * seg + seg <= x->ik ? seg : x->ik - b * seg)
+                      : x->scnt[b];
     }
     p->amax_e = amax;
     p->amin_l = amin;
@@ -1419,6 +1425,7 @@ static int simd_plan_build(const dctx *x, mx_simd_plan *p, void **mem, int64_t t
         return 0;
     }
     p->scale_blocks = blocks;
+    p->chunked = chunked;
     p->bounded = x->unit.bounded;
     p->F = x->unit.F;
     int am = x->cf.man_bits;

@@ -114,6 +114,34 @@ T512 static inline __m512d exact_sum(const mx_simd_plan *p, int64_t i, int64_t j
     return fma_sum(p->va + i * kp + k0, p->vb + (j0 / 8) * kp * 8 + k0 * 8, nt, acc);
 }
 
+/* s = a + b rounded, *err = the exact a + b - s (TwoSum). */
+T512 static inline __m512d two_sum(__m512d a, __m512d b, __m512d *err)
+{
+    const __m512d s = _mm512_add_pd(a, b);
+    const __m512d bv = _mm512_sub_pd(s, a);
+    *err = _mm512_add_pd(_mm512_sub_pd(a, _mm512_sub_pd(s, bv)), _mm512_sub_pd(b, bv));
+    return s;
+}
+
+/* hi + lo (exact as a pair) as one binary64 rounded to odd: it then rounds into any
+ * format of at most 51 significand bits exactly as the exact sum would. */
+T512 static inline __m512d round_to_odd(__m512d hi, __m512d lo)
+{
+    __m512d e;
+    const __m512d s = two_sum(hi, lo, &e);
+    const __m512i bits = _mm512_castpd_si512(s);
+    const __mmask8 inexact = _mm512_cmp_pd_mask(e, _mm512_setzero_pd(), _CMP_NEQ_UQ);
+    const __mmask8 even = _mm512_testn_epi64_mask(bits, _mm512_set1_epi64(1));
+    /* toward e: one more ulp of magnitude when e has s's sign, one less otherwise */
+    const __mmask8 same = _mm512_testn_epi64_mask(
+        _mm512_xor_si512(bits, _mm512_castpd_si512(e)), _mm512_set1_epi64((long long)1 << 63));
+    const __m512i up = _mm512_mask_add_epi64(bits, inexact & even & same, bits,
+                                             _mm512_set1_epi64(1));
+    const __m512i stepped = _mm512_mask_sub_epi64(up, inexact & even & ~same, up,
+                                                  _mm512_set1_epi64(1));
+    return _mm512_castsi512_pd(stepped);
+}
+
 /* tot rounded once into f (the acc of the next step): lanes whose tot is zero
  * or leaves f's normal range are marked bad. */
 T512 static inline __m512d round_into(__m512d tot, const mx_simd_fmt *f, __mmask8 lost,
@@ -171,7 +199,27 @@ T512 static void tile(const mx_simd_plan *p, int64_t i, int64_t j0, double *accv
             acc = zero;
             accal = _mm256_set1_epi32(p->zero_align);
         }
-        if (p->scale_blocks) {
+        if (p->chunked) {
+            /* one unbounded step over many terms: exact chunk sums, accumulated exactly
+             * as a double-double, then one rounding from a round-to-odd binary64 */
+            __m512d hi = acc, lo = zero;
+            for (int b = 0; b < p->nsteps; b++) {
+                const int64_t k0 = ins * p->ik + p->soff[b], sx = ins * p->nsteps + b;
+                const __m256i Eb = _mm256_add_epi32(_mm256_set1_epi32(amax[sx]),
+                                                    load8i(bmax + sx * 8));
+                const __m256i Lb = _mm256_add_epi32(_mm256_set1_epi32(amin[sx]),
+                                                    load8i(bmin + sx * 8));
+                const __m512d cs = exact_sum(p, i, j0, k0, p->scnt[b], zero, too_low, 0xFF,
+                                             too_low, Eb, Lb, &bad);
+                __m512d e;
+                hi = two_sum(hi, cs, &e);
+                __m512d e2;
+                lo = two_sum(lo, e, &e2);
+                bad |= _mm512_cmp_pd_mask(e2, zero, _CMP_NEQ_UQ); /* lo no longer exact */
+            }
+            acc = round_into(round_to_odd(hi, lo), p->c_after ? &p->step : &p->out, 0, &inex,
+                             &bad, &accal);
+        } else if (p->scale_blocks) {
             /* one step over the exact block sums (and C inside): each block sum
              * aligns by its own leading exponent, a zero one by the floor */
             __m512d bs[MX_SIMD_MAX_BLOCKS];
@@ -198,7 +246,7 @@ T512 static void tile(const mx_simd_plan *p, int64_t i, int64_t j0, double *accv
                 tot = _mm512_add_pd(tot, cut(bs[b], nq, &lost));
             acc = round_into(tot, p->c_after ? &p->step : &p->out, lost, &inex, &bad, &accal);
         }
-        for (int st = 0; st < (p->scale_blocks ? 0 : p->nsteps); st++) {
+        for (int st = 0; st < (p->scale_blocks || p->chunked ? 0 : p->nsteps); st++) {
             const int64_t k0 = ins * p->ik + p->soff[st], sx = ins * p->nsteps + st;
             const int nt = p->scnt[st];
             const mx_simd_fmt *f = st == p->nsteps - 1 && !p->c_after ? &p->out : &p->step;

@@ -47,6 +47,8 @@ typedef struct mx_simd_plan {
     int32_t bounded, F;  /* frac_bits (bounded) or unbounded             */
     int32_t acc_man;     /* a bound on the accumulator's mantissa bits   */
     int32_t c_after;     /* C joins after the steps (else in the first)  */
+    int32_t chunked;     /* one unbounded step per instruction, cut into
+                          * chunks ("steps" here) summed exactly apart  */
     int32_t scale_blocks; /* the "steps" are blocks whose exact sums form
                            * the instruction's one step (k_split
                            * SCALE_BLOCKS; nsteps <= MX_SIMD_MAX_BLOCKS)  */
