@@ -1031,7 +1031,7 @@ static uint32_t encode_normal(const mx_fmt *f, double v)
 #define SIMD_ROWS 16
 
 static void simd_rows(const dctx *x, scratch *s, int64_t r0, int64_t r1, double *acc,
-                      int32_t *acca, uint8_t *inex, uint8_t *bad)
+                      int32_t *acca, double *lo, uint8_t *inex, uint8_t *bad)
 {
     const mx_simd_plan *p = x->simd;
     const int64_t np = p->np;
@@ -1041,8 +1041,10 @@ static void simd_rows(const dctx *x, scratch *s, int64_t r0, int64_t r1, double 
             for (int64_t j = 0; j < np; j++) {
                 const int64_t o = (i - i0) * np + j;
                 acc[o] = 0.0;
+                lo[o] = 0.0;
                 acca[o] = x->zero_align;
                 bad[o] = 0;
+                inex[o] = 0;
                 if (j >= x->n || !x->c_codes)
                     continue;
                 int sign;
@@ -1057,7 +1059,7 @@ static void simd_rows(const dctx *x, scratch *s, int64_t r0, int64_t r1, double 
                     bad[o] = 1; /* NaN, Inf, subnormal C: every rule of the general path */
                 }
             }
-        mx_simd_rows(p, i0, i1, acc, acca, inex, bad);
+        mx_simd_rows(p, i0, i1, acc, acca, lo, inex, bad);
         for (int64_t i = i0; i < i1; i++) {
             int have_a = 0;
             for (int64_t j = 0; j < x->n; j++) {
@@ -1088,11 +1090,12 @@ static int32_t run_rows(const dctx *x, int64_t r0, int64_t r1)
     s.stepbuf = malloc(sizeof(term) * nt);
     s.bsum = malloc(sizeof(term) * nt);
     s.limbs = malloc(sizeof(uint64_t) * (size_t)x->limbs);
-    double *acc = NULL;
+    double *acc = NULL, *lo = NULL;
     int32_t *acca = NULL;
     uint8_t *fl = NULL;
     if (np) {
         acc = malloc(sizeof(double) * np);
+        lo = malloc(sizeof(double) * np);
         acca = malloc(sizeof(int32_t) * np);
         fl = malloc(2 * np + 16);
         s.ra = malloc(sizeof(side) * k);
@@ -1104,10 +1107,10 @@ static int32_t run_rows(const dctx *x, int64_t r0, int64_t r1)
         s.pre = malloc(sizeof(term) * k);
     int32_t st = MXEMU_OK;
     if (!s.prod || !s.stepbuf || !s.bsum || !s.limbs || (x->pre_products && !s.pre) ||
-        (np && (!acc || !acca || !fl || !s.ra || !s.rb || !s.rfa || !s.rfb)))
+        (np && (!acc || !lo || !acca || !fl || !s.ra || !s.rb || !s.rfa || !s.rfb)))
         st = MXEMU_ERR_ALLOC;
     else if (np)
-        simd_rows(x, &s, r0, r1, acc, acca, fl, fl + np + 8);
+        simd_rows(x, &s, r0, r1, acc, acca, lo, fl, fl + np + 8);
     else
         for (int64_t i = r0; i < r1; i++)
             for (int64_t j = x->diag ? i : 0; j < (x->diag ? i + 1 : x->n); j++) {
@@ -1126,6 +1129,7 @@ static int32_t run_rows(const dctx *x, int64_t r0, int64_t r1)
     free(s.rfb);
     free(s.pre);
     free(acc);
+    free(lo);
     free(acca);
     free(fl);
     return st;
@@ -1337,7 +1341,8 @@ static int simd_plan_build(const dctx *x, mx_simd_plan *p, void **mem, int64_t t
     /* SCALE_BLOCKS: the blocks of an instruction play the steps' part */
     const int blocks = c->k_split == MXEMU_ACC_KSPLIT_SCALE_BLOCKS;
     /* one long unbounded step: chunks of SIMD_CHUNK terms, each summed exactly */
-    const int chunked = !blocks && !x->unit.bounded && x->nsteps == 1 && x->ik > SIMD_CHUNK;
+    const int chunked = !blocks && !x->unit.bounded && x->nsteps == 1 && x->ik > SIMD_CHUNK &&
+                        c->c_entry == MXEMU_ACC_C_INSIDE;
     const int64_t seg = blocks ? x->block : SIMD_CHUNK;
     const int nsb = blocks || chunked ? (int)((x->ik + seg - 1) / seg) : x->nsteps;
     if (!(x->fast_ok || (blocks && x->fast_blocks && c->dropped == MXEMU_ACC_DROPPED_TRUNCATE &&

@@ -56,19 +56,22 @@ T512 static inline __m512d round_int(__m512d y, int rc)
 
 T512 static inline __m256i load8i(const int32_t *p) { return _mm256_loadu_si256((const __m256i *)p); }
 
-/* acc + sum of va[t] * vb[t] over the step by fused multiply-adds in two
- * chains (only called where every partial sum is exact). */
+/* acc + sum of va[t] * vb[t] over the step by fused multiply-adds in four
+ * chains (only called where every partial sum is exact, so the grouping does
+ * not matter; four chains keep both FMA units busy through the latency). */
 T512 static inline __m512d fma_sum(const double *va, const double *vb, int nt, __m512d acc)
 {
-    __m512d s0 = acc, s1 = _mm512_setzero_pd();
+    __m512d s0 = acc, s1 = _mm512_setzero_pd(), s2 = s1, s3 = s1;
     int t = 0;
-    for (; t + 1 < nt; t += 2) {
+    for (; t + 3 < nt; t += 4) {
         s0 = _mm512_fmadd_pd(_mm512_set1_pd(va[t]), _mm512_loadu_pd(vb + t * 8), s0);
         s1 = _mm512_fmadd_pd(_mm512_set1_pd(va[t + 1]), _mm512_loadu_pd(vb + t * 8 + 8), s1);
+        s2 = _mm512_fmadd_pd(_mm512_set1_pd(va[t + 2]), _mm512_loadu_pd(vb + t * 8 + 16), s2);
+        s3 = _mm512_fmadd_pd(_mm512_set1_pd(va[t + 3]), _mm512_loadu_pd(vb + t * 8 + 24), s3);
     }
-    if (t < nt)
+    for (; t < nt; t++)
         s0 = _mm512_fmadd_pd(_mm512_set1_pd(va[t]), _mm512_loadu_pd(vb + t * 8), s0);
-    return _mm512_add_pd(s0, s1);
+    return _mm512_add_pd(_mm512_add_pd(s0, s1), _mm512_add_pd(s2, s3));
 }
 
 #define RZ_INT (_MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC)
@@ -172,8 +175,9 @@ T512 static inline __m512d round_into(__m512d tot, const mx_simd_fmt *f, __mmask
  *   b. else the exact E; when no product is cut at E - F, only the
  *      accumulator is, and the products go through the same exact sum;
  *   c. else every term is cut (or, unbounded, lanes too wide are bad). */
-T512 static void tile(const mx_simd_plan *p, int64_t i, int64_t j0, double *accv, int32_t *acca,
-                      uint8_t *inexv, uint8_t *badv)
+T512 static void tile(const mx_simd_plan *p, int64_t i, int64_t j0, int64_t ins0, int64_t ins1,
+                      int c0, int c1, double *accv, int32_t *acca, double *lov, uint8_t *inexv,
+                      uint8_t *badv)
 {
     const int64_t kp = p->kp, np = p->np, nst = p->n_instr * p->nsteps;
     const double *va = p->va + i * kp;
@@ -186,8 +190,9 @@ T512 static void tile(const mx_simd_plan *p, int64_t i, int64_t j0, double *accv
     const __m512d zero = _mm512_setzero_pd();
     __m512d acc = _mm512_loadu_pd(accv + j0);
     __m256i accal = load8i(acca + j0);
-    __mmask8 bad = bytes_mask(badv + j0), inex = 0;
-    for (int64_t ins = 0; ins < p->n_instr && bad != 0xFF; ins++) {
+    __mmask8 bad = bytes_mask(badv + j0), inex = bytes_mask(inexv + j0);
+    __m512d lo = p->chunked ? _mm512_loadu_pd(lov + j0) : zero;
+    for (int64_t ins = ins0; ins < ins1 && bad != 0xFF; ins++) {
         if (rs[ins]) {
             bad = 0xFF;
             break;
@@ -202,23 +207,51 @@ T512 static void tile(const mx_simd_plan *p, int64_t i, int64_t j0, double *accv
         if (p->chunked) {
             /* one unbounded step over many terms: exact chunk sums, accumulated exactly
              * as a double-double, then one rounding from a round-to-odd binary64 */
-            __m512d hi = acc, lo = zero;
-            for (int b = 0; b < p->nsteps; b++) {
+            __m512d hi = acc;
+            /* the chunks' bounds, and those of all of them together: when the whole
+             * block sums exactly in binary64 it is one FMA chain and one TwoSum */
+            __m256i Em = _mm256_set1_epi32(-4 * BIG), Lm = _mm256_set1_epi32(4 * BIG);
+            int nt = 0;
+            for (int b = c0; b < c1; b++) {
+                const int64_t sx = ins * p->nsteps + b;
+                Em = _mm256_max_epi32(Em, _mm256_add_epi32(_mm256_set1_epi32(amax[sx]),
+                                                           load8i(bmax + sx * 8)));
+                Lm = _mm256_min_epi32(Lm, _mm256_add_epi32(_mm256_set1_epi32(amin[sx]),
+                                                           load8i(bmin + sx * 8)));
+                nt += p->scnt[b];
+            }
+            int lg = 1;
+            while ((1 << lg) <= nt + 1)
+                lg++;
+            const int merged = !(_mm256_cmpgt_epi32_mask(_mm256_sub_epi32(Em, Lm),
+                                                         _mm256_set1_epi32(53 - 4 - lg)) &
+                                 ~bad);
+            for (int b = c0; b < c1; b++) {
                 const int64_t k0 = ins * p->ik + p->soff[b], sx = ins * p->nsteps + b;
-                const __m256i Eb = _mm256_add_epi32(_mm256_set1_epi32(amax[sx]),
-                                                    load8i(bmax + sx * 8));
-                const __m256i Lb = _mm256_add_epi32(_mm256_set1_epi32(amin[sx]),
-                                                    load8i(bmin + sx * 8));
-                const __m512d cs = exact_sum(p, i, j0, k0, p->scnt[b], zero, too_low, 0xFF,
-                                             too_low, Eb, Lb, &bad);
+                __m512d cs;
+                if (merged) {
+                    cs = fma_sum(p->va + i * kp + k0, p->vb + (j0 / 8) * kp * 8 + k0 * 8, nt,
+                                 zero);
+                    b = c1; /* the whole block at once */
+                } else {
+                    const __m256i Eb = _mm256_add_epi32(_mm256_set1_epi32(amax[sx]),
+                                                        load8i(bmax + sx * 8));
+                    const __m256i Lb = _mm256_add_epi32(_mm256_set1_epi32(amin[sx]),
+                                                        load8i(bmin + sx * 8));
+                    cs = exact_sum(p, i, j0, k0, p->scnt[b], zero, too_low, 0xFF, too_low, Eb,
+                                   Lb, &bad);
+                }
                 __m512d e;
                 hi = two_sum(hi, cs, &e);
                 __m512d e2;
                 lo = two_sum(lo, e, &e2);
                 bad |= _mm512_cmp_pd_mask(e2, zero, _CMP_NEQ_UQ); /* lo no longer exact */
             }
-            acc = round_into(round_to_odd(hi, lo), p->c_after ? &p->step : &p->out, 0, &inex,
-                             &bad, &accal);
+            acc = hi;
+            if (c1 == p->nsteps) { /* the step's last chunk: its one rounding */
+                acc = round_into(round_to_odd(hi, lo), &p->out, 0, &inex, &bad, &accal);
+                lo = zero;
+            }
         } else if (p->scale_blocks) {
             /* one step over the exact block sums (and C inside): each block sum
              * aligns by its own leading exponent, a zero one by the floor */
@@ -331,20 +364,45 @@ T512 static void tile(const mx_simd_plan *p, int64_t i, int64_t j0, double *accv
         }
     }
     _mm512_storeu_pd(accv + j0, acc);
+    if (p->chunked)
+        _mm512_storeu_pd(lov + j0, lo);
     _mm256_storeu_si256((__m256i *)(acca + j0), accal);
     mask_bytes(inexv + j0, inex);
     mask_bytes(badv + j0, bad);
 }
 
-/* B's 8-column tile stays in cache while every row of the block passes. */
+/* Loop order for the caches: an 8-column panel of B, a block of about
+ * SIMD_KBLOCK of its K positions (whole instructions, or chunks of a long
+ * exact step), then every row of the block; the accumulators wait in the
+ * arrays between K blocks, so a panel's K block stays in L1 while the rows
+ * pass. */
+#define SIMD_KBLOCK 128
+
 T512 void mx_simd_rows(const mx_simd_plan *p, int64_t i0, int64_t i1, double *acc,
-                       int32_t *acc_align, uint8_t *inexact, uint8_t *bad)
+                       int32_t *acc_align, double *lo, uint8_t *inexact, uint8_t *bad)
 {
+    if (p->chunked) {
+        const int per = SIMD_KBLOCK / p->scnt[0] > 1 ? SIMD_KBLOCK / p->scnt[0] : 1;
+        for (int64_t j0 = 0; j0 < p->np; j0 += 8)
+            for (int64_t ins = 0; ins < p->n_instr; ins++)
+                for (int c0 = 0; c0 < p->nsteps; c0 += per)
+                    for (int64_t i = i0; i < i1; i++) {
+                        const int64_t o = (i - i0) * p->np;
+                        const int c1 = c0 + per < p->nsteps ? c0 + per : p->nsteps;
+                        tile(p, i, j0, ins, ins + 1, c0, c1, acc + o, acc_align + o, lo + o,
+                             inexact + o, bad + o);
+                    }
+        return;
+    }
+    const int64_t per = SIMD_KBLOCK / p->ik > 1 ? SIMD_KBLOCK / p->ik : 1;
     for (int64_t j0 = 0; j0 < p->np; j0 += 8)
-        for (int64_t i = i0; i < i1; i++) {
-            const int64_t o = (i - i0) * p->np;
-            tile(p, i, j0, acc + o, acc_align + o, inexact + o, bad + o);
-        }
+        for (int64_t s0 = 0; s0 < p->n_instr; s0 += per)
+            for (int64_t i = i0; i < i1; i++) {
+                const int64_t o = (i - i0) * p->np;
+                const int64_t s1 = s0 + per < p->n_instr ? s0 + per : p->n_instr;
+                tile(p, i, j0, s0, s1, 0, 0, acc + o, acc_align + o, lo + o, inexact + o,
+                     bad + o);
+            }
 }
 
 #else /* no x86-64 GNU C: dot.c keeps its scalar path */
@@ -352,9 +410,10 @@ T512 void mx_simd_rows(const mx_simd_plan *p, int64_t i0, int64_t i1, double *ac
 int mx_simd_available(void) { return 0; }
 
 void mx_simd_rows(const mx_simd_plan *p, int64_t i0, int64_t i1, double *acc,
-                  int32_t *acc_align, uint8_t *inexact, uint8_t *bad)
+                  int32_t *acc_align, double *lo, uint8_t *inexact, uint8_t *bad)
 {
-    (void)p; (void)i0; (void)i1; (void)acc; (void)acc_align; (void)inexact; (void)bad;
+    (void)p; (void)i0; (void)i1; (void)acc; (void)acc_align; (void)lo; (void)inexact;
+    (void)bad;
 }
 
 #endif

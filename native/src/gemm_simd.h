@@ -72,10 +72,11 @@ int mx_simd_available(void);
 
 /* Rows i0 .. i1 - 1, every column j < np; the arrays are (i1 - i0) x np,
  * row-major.  acc and acc_align hold the accumulator entering (C's value
- * and alignment exponent) and leave holding the result's; inexact is set to
- * 1 where a step was inexact; bad is set to 1 where the kernel cannot answer
+ * and alignment exponent) and leave holding the result's; lo is scratch for
+ * a long exact step's low part; inexact (zeroed by the caller) is set to 1
+ * where a step was inexact; bad is set to 1 where the kernel cannot answer
  * (the caller recomputes those). */
 void mx_simd_rows(const mx_simd_plan *p, int64_t i0, int64_t i1, double *acc,
-                  int32_t *acc_align, uint8_t *inexact, uint8_t *bad);
+                  int32_t *acc_align, double *lo, uint8_t *inexact, uint8_t *bad);
 
 #endif /* MXEMU_GEMM_SIMD_H */
