@@ -7,7 +7,8 @@ Import name `emulator`. The public API:
   `BlockTensor` (any block or tile, E8M0/UE8M0/FP32/UE4M3 scales);
 - `Flag`, `Rounding`;
 - `AccumConfig`, `get_preset`, `dot`, `gemm`: the accumulation model of tensor units
-  (`emulator.numerics`, docs/NUMERICS.md);
+  (`emulator.numerics`, docs/NUMERICS.md); `gemm` is `numerics.gemm_auto` (the native C
+  kernel when it is built, else numpy), bit for bit `numerics.gemm`, the reference;
 - `TensorCore(numerics, timing)`: a tensor core as a reference model, bits and cycles
   (`emulator.timing`: TimingConfig, the cycle model, traces; docs/TIMING.md).
 """
@@ -20,7 +21,8 @@ from .blockscale import BlockTensor, quantize_blocks
 from .rounding import Rounding
 from . import _backend
 from . import numerics
-from .numerics import AccumConfig, dot, gemm, get_preset
+from .numerics import AccumConfig, dot, get_preset
+from .numerics import gemm_auto as gemm  # the C kernel when built; same bits as the reference
 from . import timing
 from .timing import TimingConfig
 from .core import GemmResult, TensorCore
