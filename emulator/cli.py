@@ -8,7 +8,7 @@ import numpy as np
 
 from . import __version__, _backend
 from .flags import Flag
-from .formats import FORMATS, MX_ELEMENT_FORMATS
+from .formats import FORMATS, MX_ELEMENT_FORMATS, get_format
 from .quantize import quantize, quantize_nvfp4, SCALE_MODES
 
 
@@ -89,6 +89,79 @@ def _cmd_presets(args, out) -> int:
         meas = ", ".join(f"{k} {m}/{n}" for k, (m, n) in list(p.measured.items())[:3])
         out.write(f"{name:24} {p.source[:60]}{'  [' + meas + ']' if meas else ''}\n")
     return 0
+
+
+def _cmd_gemm(args, out) -> int:
+    """Emulate one MX GEMM with a preset: quantize (or load) A and B, run the unit's
+    accumulation model, report time, flags, error and the first outputs."""
+    import time
+
+    from . import compare as cmp
+    from .golden.suite import pairs
+    from .numerics import get_preset, gemm_auto
+    preset = get_preset(args.preset)
+    cfg = preset.config
+    if args.formats:
+        fa, fb = (get_format(f) for f in _names(args.formats, "--formats", 2))
+    else:
+        fa, fb = (get_format(f) for f in pairs(preset.name)[0])
+    if args.a or args.b:
+        a, b = cmp.load_pair(args.a, args.b)
+        source = f"{args.a}" + (f", {args.b}" if args.b else "")
+    else:
+        m, n, k = _int_list(args.shape, "--shape", 3)
+        a, b = cmp.generate(args.gen, (m, k, n), args.seed)
+        source = f"{args.gen} (seed {args.seed})"
+    a, b = np.asarray(a, np.float32), np.asarray(b, np.float32)
+    mx = "fp8" not in preset.name  # the '*fp8*' presets model plain FP8 operands
+
+    def operand(x, f, axis):
+        if f.bits <= 8 and mx:
+            return quantize(x, f, block_size=32, axis=axis)
+        return (f.encode(x).codes, f)
+    t0 = time.perf_counter()
+    A, B = operand(a, fa, 1), operand(b, fb, 0)
+    t1 = time.perf_counter()
+    d, flags = gemm_auto(A, B, None, cfg, threads=args.threads)
+    t2 = time.perf_counter()
+    reg = cfg.register
+    got = reg.decode(d)
+    deq = lambda T: T.dequantize() if hasattr(T, "dequantize") else T[1].decode(T[0])  # noqa
+    exact_q = deq(A) @ deq(B)
+    exact = a.astype(np.float64) @ b.astype(np.float64)
+    m, k = a.shape
+    n = b.shape[1]
+    out.write(f"mxemu {__version__} ({_backend.current()} backend): preset {preset.name}, "
+              f"M={m} N={n} K={k}, A {fa.name} B {fb.name}"
+              f"{' (MX blocks of 32 along K, E8M0 scales)' if mx and max(fa.bits, fb.bits) <= 8 else ''}"
+              f", C = +0; inputs {source}\n")
+    out.write(f"  quantize {1e3 * (t1 - t0):.1f} ms, gemm {1e3 * (t2 - t1):.1f} ms "
+              f"({'native C kernel' if _backend.current() == 'native' else 'numpy'})\n")
+    counts = {f.name.lower(): int(np.count_nonzero(flags & f)) for f in Flag if f and f.name}
+    out.write(f"  D: {reg.name} bit patterns; flags: "
+              + (", ".join(f"{key} {v}" for key, v in counts.items() if v) or "none") + "\n")
+
+    def rel(x, ref):
+        fin = np.isfinite(x) & np.isfinite(ref)
+        return np.linalg.norm((x - ref)[fin]) / max(np.linalg.norm(ref[fin]), 1e-300)
+    out.write(f"  relative Frobenius error: {rel(got, exact_q):.3e} vs the FP64 product of the "
+              f"quantized inputs (the unit's accumulation), {rel(got, exact):.3e} vs that of "
+              f"the inputs (quantization + accumulation)\n")
+    for i in range(min(args.show, d.size)):
+        r, c = divmod(i, n)
+        out.write(f"  D[{r},{c}] = {int(d[r, c]):#0{reg.bits // 4 + 2}x} = {got[r, c]:.9g}"
+                  f"   (FP64 of the quantized inputs: {exact_q[r, c]:.9g})\n")
+    if args.out:
+        np.save(args.out, d)
+        out.write(f"  wrote {args.out} ({d.dtype}, {d.shape})\n")
+    return 0
+
+
+def _names(text, name, count):
+    vals = [v.strip() for v in text.split(",") if v.strip()]
+    if len(vals) != count:
+        raise ValueError(f"{name} {text!r}: allowed {count} names separated by commas")
+    return vals
 
 
 def _cmd_native_path(args, out) -> int:
@@ -194,6 +267,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_cmd_compare)
     from .timing import cli as timing_cli
     timing_cli.add_parser(sub)
+    s = sub.add_parser("gemm", help="emulate an MX GEMM with a preset: bits, flags, error")
+    s.add_argument("--preset", default="b200-mxf8f6f4", help="accumulation preset (mxemu presets)")
+    s.add_argument("--shape", default="256,256,256", help="M,N,K of the synthetic pair")
+    s.add_argument("--formats", help="A,B element formats (default: the preset's own)")
+    s.add_argument("--gen", default="gaussian", choices=["gaussian", "heavy", "outliers"],
+                   help="synthetic generator (without --a)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--a", help="a (M x K) .npy, or an .npz holding arrays 'a' and 'b'")
+    s.add_argument("--b", help="b (K x N) .npy")
+    s.add_argument("--threads", type=int, default=None, help="C kernel threads (default: all)")
+    s.add_argument("--show", type=int, default=4, help="outputs to print")
+    s.add_argument("--out", help="write D's bit patterns to this .npy")
+    s.set_defaults(func=_cmd_gemm)
     s = sub.add_parser("native-path", help="print the path of libmxemu (the C ABI library)")
     s.add_argument("--include", action="store_true",
                    help="print the directory of its header mxemu.h instead")

@@ -81,3 +81,33 @@ def test_presets_calls(capsys):
     capsys.readouterr()
     rc, _ = _main(["presets", "--calls"])
     assert rc == 2 and "--calls needs a preset NAME" in capsys.readouterr().err
+
+
+def test_gemm_main_job_prints_the_models_bits(backend, tmp_path):
+    """`mxemu gemm` (the README's main job): its printed and saved bits are those of the
+    reference model on the same quantized inputs; errors name the argument."""
+    from emulator import compare as cmp
+    from emulator.numerics import gemm, get_preset
+    out = tmp_path / "d.npy"
+    rc, text = _main(["gemm", "--preset", "b200-mxf8f6f4", "--shape", "5,6,64", "--seed", "3",
+                      "--show", "2", "--out", str(out)])
+    assert rc == 0 and "preset b200-mxf8f6f4, M=5 N=6 K=64" in text
+    a, b = cmp.generate("gaussian", (5, 64, 6), 3)
+    A = quantize(np.asarray(a, np.float32), "e4m3", axis=1)
+    B = quantize(np.asarray(b, np.float32), "e4m3", axis=0)
+    want, _ = gemm(A, B, None, get_preset("b200-mxf8f6f4").config)
+    assert np.array_equal(np.load(out), want)
+    assert f"D[0,1] = {int(want[0, 1]):#010x}" in text
+    rc, text = _main(["gemm", "--preset", "h100-fp16", "--shape", "2,3,16", "--show", "0"])
+    assert rc == 0 and "A fp16 B fp16" in text
+
+
+@pytest.mark.parametrize("argv, msg", [
+    (["gemm", "--formats", "e4m3"], "--formats"),
+    (["gemm", "--shape", "4,4"], "--shape"),
+    (["gemm", "--preset", "nope"], "preset"),
+])
+def test_gemm_bad_arguments(argv, msg, capsys):
+    rc, _ = _main(argv)
+    assert rc == 2 and msg in capsys.readouterr().err
+

@@ -18,6 +18,6 @@ def test_readme_python_blocks_run():
 def test_readme_names_the_ci_commands():
     text = README.read_text()
     ci = (README.parent / ".ci" / "run").read_text()
-    for cmd in ("pip install -e '.[test]' && mxemu quantize --format e4m3",
+    for cmd in ("pip install -e '.[test]' && mxemu gemm --preset b200-mxf8f6f4",
                 ". .venv/bin/activate && python -m pytest"):
         assert cmd in text and cmd in ci
