@@ -135,9 +135,10 @@ T512 static inline __m512d round_to_odd(__m512d hi, __m512d lo)
     const __m512i bits = _mm512_castpd_si512(s);
     const __mmask8 inexact = _mm512_cmp_pd_mask(e, _mm512_setzero_pd(), _CMP_NEQ_UQ);
     const __mmask8 even = _mm512_testn_epi64_mask(bits, _mm512_set1_epi64(1));
-    /* toward e: one more ulp of magnitude when e has s's sign, one less otherwise */
+    /* toward e: one more ulp of magnitude when e has s's sign, one less otherwise
+     * (INT64_MIN: the sign bit) */
     const __mmask8 same = _mm512_testn_epi64_mask(
-        _mm512_xor_si512(bits, _mm512_castpd_si512(e)), _mm512_set1_epi64((long long)1 << 63));
+        _mm512_xor_si512(bits, _mm512_castpd_si512(e)), _mm512_set1_epi64(INT64_MIN));
     const __m512i up = _mm512_mask_add_epi64(bits, inexact & even & same, bits,
                                              _mm512_set1_epi64(1));
     const __m512i stepped = _mm512_mask_sub_epi64(up, inexact & even & ~same, up,
