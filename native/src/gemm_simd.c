@@ -56,22 +56,23 @@ T512 static inline __m512d round_int(__m512d y, int rc)
 
 T512 static inline __m256i load8i(const int32_t *p) { return _mm256_loadu_si256((const __m256i *)p); }
 
-/* acc + sum of va[t] * vb[t] over the step by fused multiply-adds in four
+/* acc + sum of va[t] * vb[t] over the step by fused multiply-adds in eight
  * chains (only called where every partial sum is exact, so the grouping does
- * not matter; four chains keep both FMA units busy through the latency). */
+ * not matter; eight chains keep both FMA units busy through their latency). */
 T512 static inline __m512d fma_sum(const double *va, const double *vb, int nt, __m512d acc)
 {
-    __m512d s0 = acc, s1 = _mm512_setzero_pd(), s2 = s1, s3 = s1;
+    __m512d s[8] = {acc, _mm512_setzero_pd(), _mm512_setzero_pd(), _mm512_setzero_pd(),
+                    _mm512_setzero_pd(), _mm512_setzero_pd(), _mm512_setzero_pd(),
+                    _mm512_setzero_pd()};
     int t = 0;
-    for (; t + 3 < nt; t += 4) {
-        s0 = _mm512_fmadd_pd(_mm512_set1_pd(va[t]), _mm512_loadu_pd(vb + t * 8), s0);
-        s1 = _mm512_fmadd_pd(_mm512_set1_pd(va[t + 1]), _mm512_loadu_pd(vb + t * 8 + 8), s1);
-        s2 = _mm512_fmadd_pd(_mm512_set1_pd(va[t + 2]), _mm512_loadu_pd(vb + t * 8 + 16), s2);
-        s3 = _mm512_fmadd_pd(_mm512_set1_pd(va[t + 3]), _mm512_loadu_pd(vb + t * 8 + 24), s3);
-    }
+    for (; t + 7 < nt; t += 8)
+        for (int u = 0; u < 8; u++)
+            s[u] = _mm512_fmadd_pd(_mm512_set1_pd(va[t + u]), _mm512_loadu_pd(vb + (t + u) * 8),
+                                   s[u]);
     for (; t < nt; t++)
-        s0 = _mm512_fmadd_pd(_mm512_set1_pd(va[t]), _mm512_loadu_pd(vb + t * 8), s0);
-    return _mm512_add_pd(_mm512_add_pd(s0, s1), _mm512_add_pd(s2, s3));
+        s[0] = _mm512_fmadd_pd(_mm512_set1_pd(va[t]), _mm512_loadu_pd(vb + t * 8), s[0]);
+    return _mm512_add_pd(_mm512_add_pd(_mm512_add_pd(s[0], s[1]), _mm512_add_pd(s[2], s[3])),
+                         _mm512_add_pd(_mm512_add_pd(s[4], s[5]), _mm512_add_pd(s[6], s[7])));
 }
 
 #define RZ_INT (_MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC)
