@@ -96,7 +96,6 @@ def _cmd_gemm(args, out) -> int:
     accumulation model, report time, flags, error and the first outputs."""
     import time
 
-    from . import compare as cmp
     from .golden.suite import pairs
     from .numerics import get_preset, gemm_auto
     preset = get_preset(args.preset)
@@ -105,13 +104,7 @@ def _cmd_gemm(args, out) -> int:
         fa, fb = (get_format(f) for f in _names(args.formats, "--formats", 2))
     else:
         fa, fb = (get_format(f) for f in pairs(preset.name)[0])
-    if args.a or args.b:
-        a, b = cmp.load_pair(args.a, args.b)
-        source = f"{args.a}" + (f", {args.b}" if args.b else "")
-    else:
-        m, n, k = _int_list(args.shape, "--shape", 3)
-        a, b = cmp.generate(args.gen, (m, k, n), args.seed)
-        source = f"{args.gen} (seed {args.seed})"
+    a, b, source = _matrix_pair(args, "MNK")
     a, b = np.asarray(a, np.float32), np.asarray(b, np.float32)
     mx = "fp8" not in preset.name  # the '*fp8*' presets model plain FP8 operands
 
@@ -157,6 +150,18 @@ def _cmd_gemm(args, out) -> int:
     return 0
 
 
+def _matrix_pair(args, order: str):
+    """(a, b, where they came from): the --a/--b files, or the --gen synthetic pair of --shape,
+    whose three ints are in the command's `order` ('MKN' or 'MNK')."""
+    from . import compare as cmp
+    if args.a or args.b:
+        a, b = cmp.load_pair(args.a, args.b)
+        return a, b, f"{args.a}" + (f", {args.b}" if args.b else "")
+    dims = dict(zip(order, _int_list(args.shape, "--shape", 3)))
+    a, b = cmp.generate(args.gen, (dims["M"], dims["K"], dims["N"]), args.seed)
+    return a, b, f"{args.gen} (seed {args.seed})"
+
+
 def _names(text, name, count):
     vals = [v.strip() for v in text.split(",") if v.strip()]
     if len(vals) != count:
@@ -197,13 +202,7 @@ def _cmd_compare(args, out) -> int:
     for s in schemes:
         if known and s.lower() not in [k.lower() for k in known]:
             raise ValueError(f"--schemes: unknown scheme {s!r}; allowed: {', '.join(known)}")
-    if args.a or args.b:
-        a, b = cmp.load_pair(args.a, args.b)
-        source = f"{args.a}" + (f", {args.b}" if args.b else "")
-    else:
-        m, k, n = _int_list(args.shape, "--shape", 3)
-        a, b = cmp.generate(args.gen, (m, k, n), args.seed)
-        source = f"{args.gen} (seed {args.seed})"
+    a, b, source = _matrix_pair(args, "MKN")
     rep = cmp.compare(a, b, schemes, rel_floor=args.rel_floor, source=source)
     out.write(rep.table())
     if args.plot:

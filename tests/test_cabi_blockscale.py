@@ -280,7 +280,6 @@ def test_two_level_gemm_composed_from_the_c_abi():
     # acc = RN(partial * s_ab + acc) with mxemu_fma_round. It must equal twolevel_gemm of
     # the Python reference backend (gemm_fast and the numpy FMA), bit for bit.
     from emulator.numerics import get_preset, twolevel_gemm
-    from emulator.numerics import native as NV
     gffi, g = capi.load()
     cfg = get_preset("h100-fp8-wgmma").config
     c = capi.c_config(gffi, cfg)

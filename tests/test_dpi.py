@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import emulator
-from emulator.formats import E4M3, E8M0, FORMATS
+from emulator.formats import E4M3, FORMATS
 from emulator.numerics import AccumConfig, dot, get_preset, preset_names
 from emulator.numerics import native as NV
 from emulator.numerics.presets import E8M13
