@@ -168,209 +168,304 @@ T512 static inline __m512d round_into(__m512d tot, const mx_simd_fmt *f, __mmask
     return acc;
 }
 
-/* Row i, columns j0 .. j0 + 7 (lanes at j0 of the row's arrays).  Each step
- * takes the cheapest route that is provably exact for its 8 lanes:
+/* c. every term cut: acc + the products, each cut toward zero to a multiple of
+ * 2^q (nq = -q), summed in units of 2^q (exact); the bits cut OR-ed together
+ * (y - trunc(y) is +0 exactly when none). */
+T512 static inline __m512d cut_sum(const double *va, const double *vb, int nt, __m512d acc,
+                                   __m512d nq, __mmask8 *lost)
+{
+    const __m512d y0 = _mm512_scalef_pd(acc, nq);
+    __m512d s0 = _mm512_roundscale_pd(y0, RZ_INT), s1 = _mm512_setzero_pd();
+    __m512i cutbits = _mm512_castpd_si512(_mm512_sub_pd(y0, s0));
+    int t = 0;
+    for (; t + 1 < nt; t += 2) {
+        const __m512d ya = _mm512_scalef_pd(
+            _mm512_mul_pd(_mm512_set1_pd(va[t]), _mm512_loadu_pd(vb + t * 8)), nq);
+        const __m512d yb = _mm512_scalef_pd(
+            _mm512_mul_pd(_mm512_set1_pd(va[t + 1]), _mm512_loadu_pd(vb + t * 8 + 8)), nq);
+        const __m512d ra = _mm512_roundscale_pd(ya, RZ_INT);
+        const __m512d rb = _mm512_roundscale_pd(yb, RZ_INT);
+        cutbits = _mm512_or_si512(cutbits,
+                                  _mm512_or_si512(_mm512_castpd_si512(_mm512_sub_pd(ya, ra)),
+                                                  _mm512_castpd_si512(_mm512_sub_pd(yb, rb))));
+        s0 = _mm512_add_pd(s0, ra);
+        s1 = _mm512_add_pd(s1, rb);
+    }
+    if (t < nt) {
+        const __m512d ya = _mm512_scalef_pd(
+            _mm512_mul_pd(_mm512_set1_pd(va[t]), _mm512_loadu_pd(vb + t * 8)), nq);
+        const __m512d ra = _mm512_roundscale_pd(ya, RZ_INT);
+        cutbits = _mm512_or_si512(cutbits, _mm512_castpd_si512(_mm512_sub_pd(ya, ra)));
+        s0 = _mm512_add_pd(s0, ra);
+    }
+    *lost |= _mm512_test_epi64_mask(cutbits, cutbits);
+    return _mm512_scalef_pd(_mm512_add_pd(s0, s1), _mm512_sub_pd(_mm512_setzero_pd(), nq));
+}
+
+/* Up to TILE_ROWS rows share each load of B: fma_sum's loop for several rows
+ * at once (rows past nr point at row 0 and are discarded). */
+#define TILE_ROWS 4
+
+T512 static inline void fma_sum_rows(const double *const va[TILE_ROWS], const double *vb, int nt,
+                                     __m512d s[TILE_ROWS])
+{
+    __m512d t2[TILE_ROWS];
+    for (int r = 0; r < TILE_ROWS; r++)
+        t2[r] = _mm512_setzero_pd();
+    int t = 0;
+    for (; t + 1 < nt; t += 2) {
+        const __m512d b0 = _mm512_loadu_pd(vb + t * 8), b1 = _mm512_loadu_pd(vb + t * 8 + 8);
+        for (int r = 0; r < TILE_ROWS; r++) {
+            s[r] = _mm512_fmadd_pd(_mm512_set1_pd(va[r][t]), b0, s[r]);
+            t2[r] = _mm512_fmadd_pd(_mm512_set1_pd(va[r][t + 1]), b1, t2[r]);
+        }
+    }
+    if (t < nt) {
+        const __m512d b0 = _mm512_loadu_pd(vb + t * 8);
+        for (int r = 0; r < TILE_ROWS; r++)
+            s[r] = _mm512_fmadd_pd(_mm512_set1_pd(va[r][t]), b0, s[r]);
+    }
+    for (int r = 0; r < TILE_ROWS; r++)
+        s[r] = _mm512_add_pd(s[r], t2[r]);
+}
+
+/* Rows i .. i + nr - 1 (nr <= TILE_ROWS), columns j0 .. j0 + 7; row r's lanes are at
+ * r * np + j0 of the arrays.  Each step of each row takes the cheapest route that is
+ * provably exact for its 8 lanes:
  *   a. bounds: E <= Eb = max(acc's alignment, max_t ea + max_t eb) and every
  *      product's lsb >= min_t la + min_t lb; when no product and not the
  *      accumulator can be cut at Eb - F (or, unbounded, the spread fits
- *      binary64), the step is one exact fused multiply-add sum;
+ *      binary64), the step is one exact fused multiply-add sum, and when that
+ *      holds for every row of the tile the rows share B's loads;
  *   b. else the exact E; when no product is cut at E - F, only the
  *      accumulator is, and the products go through the same exact sum;
  *   c. else every term is cut (or, unbounded, lanes too wide are bad). */
-T512 static void tile(const mx_simd_plan *p, int64_t i, int64_t j0, int64_t ins0, int64_t ins1,
-                      int c0, int c1, double *accv, int32_t *acca, double *lov, uint8_t *inexv,
-                      uint8_t *badv)
+T512 static void tile(const mx_simd_plan *p, int64_t i, int nr, int64_t j0, int64_t ins0,
+                      int64_t ins1, int c0, int c1, double *accv, int32_t *acca, double *lov,
+                      uint8_t *inexv, uint8_t *badv)
 {
     const int64_t kp = p->kp, np = p->np, nst = p->n_instr * p->nsteps;
-    const double *va = p->va + i * kp;
-    const int32_t *ea = p->ea + i * kp;
-    const int32_t *amax = p->amax_e + i * nst, *amin = p->amin_l + i * nst;
     const int32_t *bmax = p->bmax_e + (j0 / 8) * nst * 8, *bmin = p->bmin_l + (j0 / 8) * nst * 8;
-    const uint8_t *rs = p->row_spec + i * p->n_instr;
     const __m256i too_low = _mm256_set1_epi32(-BIG / 2);
     const __m256i accman = _mm256_set1_epi32(p->acc_man);
     const __m512d zero = _mm512_setzero_pd();
-    __m512d acc = _mm512_loadu_pd(accv + j0);
-    __m256i accal = load8i(acca + j0);
-    __mmask8 bad = bytes_mask(badv + j0), inex = bytes_mask(inexv + j0);
-    __m512d lo = p->chunked ? _mm512_loadu_pd(lov + j0) : zero;
-    for (int64_t ins = ins0; ins < ins1 && bad != 0xFF; ins++) {
-        if (rs[ins]) {
-            bad = 0xFF;
+    const double *va[TILE_ROWS];
+    const int32_t *ea[TILE_ROWS], *amax[TILE_ROWS], *amin[TILE_ROWS];
+    const uint8_t *rs[TILE_ROWS];
+    __m512d acc[TILE_ROWS], lo[TILE_ROWS], cval[TILE_ROWS];
+    __m256i accal[TILE_ROWS];
+    __mmask8 bad[TILE_ROWS], inex[TILE_ROWS];
+    for (int r = 0; r < TILE_ROWS; r++) {
+        const int64_t row = i + (r < nr ? r : 0), o = (r < nr ? r : 0) * np + j0;
+        va[r] = p->va + row * kp;
+        ea[r] = p->ea + row * kp;
+        amax[r] = p->amax_e + row * nst;
+        amin[r] = p->amin_l + row * nst;
+        rs[r] = p->row_spec + row * p->n_instr;
+        acc[r] = _mm512_loadu_pd(accv + o);
+        accal[r] = load8i(acca + o);
+        bad[r] = r < nr ? bytes_mask(badv + o) : 0xFF;
+        inex[r] = bytes_mask(inexv + o);
+        lo[r] = p->chunked ? _mm512_loadu_pd(lov + o) : zero;
+    }
+    for (int64_t ins = ins0; ins < ins1; ins++) {
+        int live = 0;
+        for (int r = 0; r < nr; r++) {
+            if (rs[r][ins])
+                bad[r] = 0xFF;
+            bad[r] |= bytes_mask(p->col_spec + ins * np + j0);
+            live |= bad[r] != 0xFF;
+            /* C after the steps: they chain from +0, C joins in an exact add */
+            cval[r] = acc[r];
+            if (p->c_after) {
+                acc[r] = zero;
+                accal[r] = _mm256_set1_epi32(p->zero_align);
+            }
+        }
+        if (!live)
             break;
-        }
-        bad |= bytes_mask(p->col_spec + ins * np + j0);
-        /* C after the steps: they chain from +0, C joins in an exact add */
-        const __m512d cval = acc;
-        if (p->c_after) {
-            acc = zero;
-            accal = _mm256_set1_epi32(p->zero_align);
-        }
         if (p->chunked) {
             /* one unbounded step over many terms: exact chunk sums, accumulated exactly
-             * as a double-double, then one rounding from a round-to-odd binary64 */
-            __m512d hi = acc;
-            /* the chunks' bounds, and those of all of them together: when the whole
-             * block sums exactly in binary64 it is one FMA chain and one TwoSum */
-            __m256i Em = _mm256_set1_epi32(-4 * BIG), Lm = _mm256_set1_epi32(4 * BIG);
-            int nt = 0;
-            for (int b = c0; b < c1; b++) {
-                const int64_t sx = ins * p->nsteps + b;
-                Em = _mm256_max_epi32(Em, _mm256_add_epi32(_mm256_set1_epi32(amax[sx]),
-                                                           load8i(bmax + sx * 8)));
-                Lm = _mm256_min_epi32(Lm, _mm256_add_epi32(_mm256_set1_epi32(amin[sx]),
-                                                           load8i(bmin + sx * 8)));
+             * as a double-double, then one rounding from a round-to-odd binary64.  The
+             * chunks' bounds together: when the whole block sums exactly in binary64 it
+             * is one FMA chain (B's loads shared when that holds for every row) */
+            int nt = 0, merged[TILE_ROWS], all_merged = 1;
+            for (int b = c0; b < c1; b++)
                 nt += p->scnt[b];
-            }
             int lg = 1;
             while ((1 << lg) <= nt + 1)
                 lg++;
-            const int merged = !(_mm256_cmpgt_epi32_mask(_mm256_sub_epi32(Em, Lm),
-                                                         _mm256_set1_epi32(53 - 4 - lg)) &
-                                 ~bad);
-            for (int b = c0; b < c1; b++) {
-                const int64_t k0 = ins * p->ik + p->soff[b], sx = ins * p->nsteps + b;
-                __m512d cs;
-                if (merged) {
-                    cs = fma_sum(p->va + i * kp + k0, p->vb + (j0 / 8) * kp * 8 + k0 * 8, nt,
-                                 zero);
-                    b = c1; /* the whole block at once */
-                } else {
-                    const __m256i Eb = _mm256_add_epi32(_mm256_set1_epi32(amax[sx]),
-                                                        load8i(bmax + sx * 8));
-                    const __m256i Lb = _mm256_add_epi32(_mm256_set1_epi32(amin[sx]),
-                                                        load8i(bmin + sx * 8));
-                    cs = exact_sum(p, i, j0, k0, p->scnt[b], zero, too_low, 0xFF, too_low, Eb,
-                                   Lb, &bad);
+            for (int r = 0; r < TILE_ROWS; r++) {
+                __m256i Em = _mm256_set1_epi32(-4 * BIG), Lm = _mm256_set1_epi32(4 * BIG);
+                for (int b = c0; b < c1; b++) {
+                    const int64_t sx = ins * p->nsteps + b;
+                    Em = _mm256_max_epi32(Em, _mm256_add_epi32(_mm256_set1_epi32(amax[r][sx]),
+                                                               load8i(bmax + sx * 8)));
+                    Lm = _mm256_min_epi32(Lm, _mm256_add_epi32(_mm256_set1_epi32(amin[r][sx]),
+                                                               load8i(bmin + sx * 8)));
                 }
-                __m512d e;
-                hi = two_sum(hi, cs, &e);
-                __m512d e2;
-                lo = two_sum(lo, e, &e2);
-                bad |= _mm512_cmp_pd_mask(e2, zero, _CMP_NEQ_UQ); /* lo no longer exact */
+                merged[r] = !(_mm256_cmpgt_epi32_mask(_mm256_sub_epi32(Em, Lm),
+                                                      _mm256_set1_epi32(53 - 4 - lg)) &
+                              ~bad[r]);
+                all_merged &= merged[r];
             }
-            acc = hi;
-            if (c1 == p->nsteps) { /* the step's last chunk: its one rounding */
-                acc = round_into(round_to_odd(hi, lo), &p->out, 0, &inex, &bad, &accal);
-                lo = zero;
+            const int64_t kb = ins * p->ik + p->soff[c0];
+            __m512d joint[TILE_ROWS];
+            if (all_merged) {
+                const double *vr[TILE_ROWS];
+                for (int r = 0; r < TILE_ROWS; r++) {
+                    vr[r] = va[r] + kb;
+                    joint[r] = zero;
+                }
+                fma_sum_rows(vr, p->vb + (j0 / 8) * kp * 8 + kb * 8, nt, joint);
+            }
+            for (int r = 0; r < nr; r++) {
+                __m512d hi = acc[r];
+                for (int b = c0; b < c1; b++) {
+                    const int64_t k0 = ins * p->ik + p->soff[b], sx = ins * p->nsteps + b;
+                    __m512d cs;
+                    if (merged[r]) { /* the whole block at once */
+                        cs = all_merged ? joint[r]
+                                        : fma_sum(va[r] + kb, p->vb + (j0 / 8) * kp * 8 + kb * 8,
+                                                  nt, zero);
+                        b = c1;
+                    } else {
+                        const __m256i Eb = _mm256_add_epi32(_mm256_set1_epi32(amax[r][sx]),
+                                                            load8i(bmax + sx * 8));
+                        const __m256i Lb = _mm256_add_epi32(_mm256_set1_epi32(amin[r][sx]),
+                                                            load8i(bmin + sx * 8));
+                        cs = exact_sum(p, i + r, j0, k0, p->scnt[b], zero, too_low, 0xFF,
+                                       too_low, Eb, Lb, &bad[r]);
+                    }
+                    __m512d e, e2;
+                    hi = two_sum(hi, cs, &e);
+                    lo[r] = two_sum(lo[r], e, &e2);
+                    bad[r] |= _mm512_cmp_pd_mask(e2, zero, _CMP_NEQ_UQ); /* lo inexact */
+                }
+                acc[r] = hi;
+                if (c1 == p->nsteps) { /* the step's last chunk: its one rounding */
+                    acc[r] = round_into(round_to_odd(hi, lo[r]), &p->out, 0, &inex[r], &bad[r],
+                                        &accal[r]);
+                    lo[r] = zero;
+                }
             }
         } else if (p->scale_blocks) {
             /* one step over the exact block sums (and C inside): each block sum
              * aligns by its own leading exponent, a zero one by the floor */
-            __m512d bs[MX_SIMD_MAX_BLOCKS];
-            __m256i E = accal;
-            for (int b = 0; b < p->nsteps; b++) {
-                const int64_t k0 = ins * p->ik + p->soff[b], sx = ins * p->nsteps + b;
-                const __m256i Eb = _mm256_add_epi32(_mm256_set1_epi32(amax[sx]),
-                                                    load8i(bmax + sx * 8));
-                const __m256i Lb = _mm256_add_epi32(_mm256_set1_epi32(amin[sx]),
-                                                    load8i(bmin + sx * 8));
-                bs[b] = exact_sum(p, i, j0, k0, p->scnt[b], zero, too_low, 0xFF, too_low, Eb, Lb,
-                                  &bad);
-                const __mmask8 z = _mm512_cmp_pd_mask(bs[b], zero, _CMP_EQ_OQ);
-                E = _mm256_max_epi32(E, _mm256_mask_blend_epi32(
-                                            z, _mm512_cvtpd_epi32(_mm512_getexp_pd(bs[b])),
-                                            _mm256_set1_epi32(p->zero_align)));
+            for (int r = 0; r < nr; r++) {
+                __m512d bs[MX_SIMD_MAX_BLOCKS];
+                __m256i E = accal[r];
+                for (int b = 0; b < p->nsteps; b++) {
+                    const int64_t k0 = ins * p->ik + p->soff[b], sx = ins * p->nsteps + b;
+                    const __m256i Eb = _mm256_add_epi32(_mm256_set1_epi32(amax[r][sx]),
+                                                        load8i(bmax + sx * 8));
+                    const __m256i Lb = _mm256_add_epi32(_mm256_set1_epi32(amin[r][sx]),
+                                                        load8i(bmin + sx * 8));
+                    bs[b] = exact_sum(p, i + r, j0, k0, p->scnt[b], zero, too_low, 0xFF, too_low,
+                                      Eb, Lb, &bad[r]);
+                    const __mmask8 z = _mm512_cmp_pd_mask(bs[b], zero, _CMP_EQ_OQ);
+                    E = _mm256_max_epi32(E, _mm256_mask_blend_epi32(
+                                                z, _mm512_cvtpd_epi32(_mm512_getexp_pd(bs[b])),
+                                                _mm256_set1_epi32(p->zero_align)));
+                }
+                bad[r] |= _mm256_cmplt_epi32_mask(E, too_low);
+                const __m512d nq = _mm512_cvtepi32_pd(
+                    _mm256_sub_epi32(_mm256_set1_epi32(p->F), E)); /* -q = F - E */
+                __mmask8 lost = 0;
+                __m512d tot = cut(acc[r], nq, &lost);
+                for (int b = 0; b < p->nsteps; b++)
+                    tot = _mm512_add_pd(tot, cut(bs[b], nq, &lost));
+                acc[r] = round_into(tot, p->c_after ? &p->step : &p->out, lost, &inex[r],
+                                    &bad[r], &accal[r]);
             }
-            bad |= _mm256_cmplt_epi32_mask(E, too_low);
-            const __m512d nq = _mm512_cvtepi32_pd(
-                _mm256_sub_epi32(_mm256_set1_epi32(p->F), E)); /* -q = F - E */
-            __mmask8 lost = 0;
-            __m512d tot = cut(acc, nq, &lost);
-            for (int b = 0; b < p->nsteps; b++)
-                tot = _mm512_add_pd(tot, cut(bs[b], nq, &lost));
-            acc = round_into(tot, p->c_after ? &p->step : &p->out, lost, &inex, &bad, &accal);
         }
         for (int st = 0; st < (p->scale_blocks || p->chunked ? 0 : p->nsteps); st++) {
             const int64_t k0 = ins * p->ik + p->soff[st], sx = ins * p->nsteps + st;
             const int nt = p->scnt[st];
             const mx_simd_fmt *f = st == p->nsteps - 1 && !p->c_after ? &p->out : &p->step;
             const double *vb = p->vb + (j0 / 8) * kp * 8 + k0 * 8;
-            const __mmask8 acc0 = _mm512_cmp_pd_mask(acc, zero, _CMP_EQ_OQ);
-            const __m256i acc_lsb = _mm256_sub_epi32(accal, accman);
-            /* a. the bounds */
-            const __m256i Eb = _mm256_max_epi32(
-                accal, _mm256_add_epi32(_mm256_set1_epi32(amax[sx]), load8i(bmax + sx * 8)));
-            const __m256i Lb = _mm256_add_epi32(_mm256_set1_epi32(amin[sx]),
-                                                load8i(bmin + sx * 8));
-            __m512d tot;
-            __mmask8 lost = 0;
-            if (p->bounded) {
-                const __m256i qb = _mm256_sub_epi32(Eb, _mm256_set1_epi32(p->F));
-                const __mmask8 fine = _mm256_cmpge_epi32_mask(Lb, qb) &
-                                      (acc0 | _mm256_cmpge_epi32_mask(acc_lsb, qb));
-                if ((__mmask8)(fine | bad) == 0xFF) {
-                    tot = fma_sum(va + k0, vb, nt, acc);
-                } else {
-                    /* b. the exact alignment exponent */
-                    const int32_t *eb = p->eb + (j0 / 8) * kp * 8 + k0 * 8;
-                    __m256i E = accal;
-                    for (int t = 0; t < nt; t++)
-                        E = _mm256_max_epi32(E, _mm256_add_epi32(
-                                                    _mm256_set1_epi32(ea[k0 + t]),
-                                                    load8i(eb + t * 8)));
-                    bad |= _mm256_cmplt_epi32_mask(E, too_low);
-                    const __m256i q = _mm256_sub_epi32(E, _mm256_set1_epi32(p->F));
-                    const __m512d nq = _mm512_cvtepi32_pd(_mm256_sub_epi32(_mm256_setzero_si256(), q));
-                    if ((__mmask8)(_mm256_cmpge_epi32_mask(Lb, q) | bad) == 0xFF) {
-                        tot = fma_sum(va + k0, vb, nt, cut(acc, nq, &lost));
-                    } else {
-                        /* c. every term cut: summed in units of 2^q, the bits cut
-                         * OR-ed together (y - trunc(y) is +0 exactly when none) */
-                        const __m512d y0 = _mm512_scalef_pd(acc, nq);
-                        __m512d s0 = _mm512_roundscale_pd(y0, RZ_INT), s1 = zero;
-                        __m512i cutbits = _mm512_castpd_si512(_mm512_sub_pd(y0, s0));
-                        int t = 0;
-                        for (; t + 1 < nt; t += 2) {
-                            const __m512d ya = _mm512_scalef_pd(
-                                _mm512_mul_pd(_mm512_set1_pd(va[k0 + t]),
-                                              _mm512_loadu_pd(vb + t * 8)), nq);
-                            const __m512d yb = _mm512_scalef_pd(
-                                _mm512_mul_pd(_mm512_set1_pd(va[k0 + t + 1]),
-                                              _mm512_loadu_pd(vb + t * 8 + 8)), nq);
-                            const __m512d ra = _mm512_roundscale_pd(ya, RZ_INT);
-                            const __m512d rb = _mm512_roundscale_pd(yb, RZ_INT);
-                            cutbits = _mm512_or_si512(
-                                cutbits, _mm512_or_si512(
-                                             _mm512_castpd_si512(_mm512_sub_pd(ya, ra)),
-                                             _mm512_castpd_si512(_mm512_sub_pd(yb, rb))));
-                            s0 = _mm512_add_pd(s0, ra);
-                            s1 = _mm512_add_pd(s1, rb);
-                        }
-                        if (t < nt) {
-                            const __m512d ya = _mm512_scalef_pd(
-                                _mm512_mul_pd(_mm512_set1_pd(va[k0 + t]),
-                                              _mm512_loadu_pd(vb + t * 8)), nq);
-                            const __m512d ra = _mm512_roundscale_pd(ya, RZ_INT);
-                            cutbits = _mm512_or_si512(cutbits,
-                                                      _mm512_castpd_si512(_mm512_sub_pd(ya, ra)));
-                            s0 = _mm512_add_pd(s0, ra);
-                        }
-                        lost |= _mm512_test_epi64_mask(cutbits, cutbits);
-                        tot = _mm512_scalef_pd(_mm512_add_pd(s0, s1),
-                                               _mm512_sub_pd(zero, nq));
-                    }
+            __mmask8 acc0[TILE_ROWS];
+            __m256i acc_lsb[TILE_ROWS], Eb[TILE_ROWS], Lb[TILE_ROWS];
+            int all_fine = p->bounded;
+            for (int r = 0; r < TILE_ROWS; r++) {
+                /* a. the bounds */
+                acc0[r] = _mm512_cmp_pd_mask(acc[r], zero, _CMP_EQ_OQ);
+                acc_lsb[r] = _mm256_sub_epi32(accal[r], accman);
+                Eb[r] = _mm256_max_epi32(accal[r],
+                                         _mm256_add_epi32(_mm256_set1_epi32(amax[r][sx]),
+                                                          load8i(bmax + sx * 8)));
+                Lb[r] = _mm256_add_epi32(_mm256_set1_epi32(amin[r][sx]), load8i(bmin + sx * 8));
+                if (p->bounded) {
+                    const __m256i qb = _mm256_sub_epi32(Eb[r], _mm256_set1_epi32(p->F));
+                    const __mmask8 fine = _mm256_cmpge_epi32_mask(Lb[r], qb) &
+                                          (acc0[r] | _mm256_cmpge_epi32_mask(acc_lsb[r], qb));
+                    all_fine &= (__mmask8)(fine | bad[r]) == 0xFF;
                 }
-            } else {
-                tot = exact_sum(p, i, j0, k0, nt, acc, accal, acc0, acc_lsb, Eb, Lb, &bad);
             }
-            acc = round_into(tot, f, lost, &inex, &bad, &accal);
+            if (all_fine) { /* every row: one exact FMA sum, B's loads shared */
+                const double *vr[TILE_ROWS];
+                __m512d tot[TILE_ROWS];
+                for (int r = 0; r < TILE_ROWS; r++) {
+                    vr[r] = va[r] + k0;
+                    tot[r] = acc[r];
+                }
+                fma_sum_rows(vr, vb, nt, tot);
+                for (int r = 0; r < nr; r++)
+                    acc[r] = round_into(tot[r], f, 0, &inex[r], &bad[r], &accal[r]);
+                continue;
+            }
+            for (int r = 0; r < nr; r++) {
+                __m512d tot;
+                __mmask8 lost = 0;
+                if (p->bounded) {
+                    const __m256i qb = _mm256_sub_epi32(Eb[r], _mm256_set1_epi32(p->F));
+                    const __mmask8 fine = _mm256_cmpge_epi32_mask(Lb[r], qb) &
+                                          (acc0[r] | _mm256_cmpge_epi32_mask(acc_lsb[r], qb));
+                    if ((__mmask8)(fine | bad[r]) == 0xFF) {
+                        tot = fma_sum(va[r] + k0, vb, nt, acc[r]);
+                    } else {
+                        /* b. the exact alignment exponent */
+                        const int32_t *eb = p->eb + (j0 / 8) * kp * 8 + k0 * 8;
+                        __m256i E = accal[r];
+                        for (int t = 0; t < nt; t++)
+                            E = _mm256_max_epi32(E, _mm256_add_epi32(
+                                                        _mm256_set1_epi32(ea[r][k0 + t]),
+                                                        load8i(eb + t * 8)));
+                        bad[r] |= _mm256_cmplt_epi32_mask(E, too_low);
+                        const __m256i q = _mm256_sub_epi32(E, _mm256_set1_epi32(p->F));
+                        const __m512d nq =
+                            _mm512_cvtepi32_pd(_mm256_sub_epi32(_mm256_setzero_si256(), q));
+                        if ((__mmask8)(_mm256_cmpge_epi32_mask(Lb[r], q) | bad[r]) == 0xFF) {
+                            tot = fma_sum(va[r] + k0, vb, nt, cut(acc[r], nq, &lost));
+                        } else {
+                            tot = cut_sum(va[r] + k0, vb, nt, acc[r], nq, &lost);
+                        }
+                    }
+                } else {
+                    tot = exact_sum(p, i + r, j0, k0, nt, acc[r], accal[r], acc0[r], acc_lsb[r],
+                                    Eb[r], Lb[r], &bad[r]);
+                }
+                acc[r] = round_into(tot, f, lost, &inex[r], &bad[r], &accal[r]);
+            }
         }
         if (p->c_after) { /* the steps' result + C, exact (TwoSum error 0), rounded once */
-            const __m512d sum = _mm512_add_pd(acc, cval);
-            const __m512d bv = _mm512_sub_pd(sum, acc);
-            const __m512d err = _mm512_add_pd(_mm512_sub_pd(acc, _mm512_sub_pd(sum, bv)),
-                                              _mm512_sub_pd(cval, bv));
-            bad |= _mm512_cmp_pd_mask(err, zero, _CMP_NEQ_UQ);
-            acc = round_into(sum, &p->out, 0, &inex, &bad, &accal);
+            for (int r = 0; r < nr; r++) {
+                __m512d err;
+                const __m512d sum = two_sum(acc[r], cval[r], &err);
+                bad[r] |= _mm512_cmp_pd_mask(err, zero, _CMP_NEQ_UQ);
+                acc[r] = round_into(sum, &p->out, 0, &inex[r], &bad[r], &accal[r]);
+            }
         }
     }
-    _mm512_storeu_pd(accv + j0, acc);
-    if (p->chunked)
-        _mm512_storeu_pd(lov + j0, lo);
-    _mm256_storeu_si256((__m256i *)(acca + j0), accal);
-    mask_bytes(inexv + j0, inex);
-    mask_bytes(badv + j0, bad);
+    for (int r = 0; r < nr; r++) {
+        const int64_t o = r * np + j0;
+        _mm512_storeu_pd(accv + o, acc[r]);
+        if (p->chunked)
+            _mm512_storeu_pd(lov + o, lo[r]);
+        _mm256_storeu_si256((__m256i *)(acca + o), accal[r]);
+        mask_bytes(inexv + o, inex[r]);
+        mask_bytes(badv + o, bad[r]);
+    }
 }
 
 /* Loop order for the caches: an 8-column panel of B, a block of about
@@ -383,28 +478,21 @@ T512 static void tile(const mx_simd_plan *p, int64_t i, int64_t j0, int64_t ins0
 T512 void mx_simd_rows(const mx_simd_plan *p, int64_t i0, int64_t i1, double *acc,
                        int32_t *acc_align, double *lo, uint8_t *inexact, uint8_t *bad)
 {
-    if (p->chunked) {
-        const int per = SIMD_KBLOCK / p->scnt[0] > 1 ? SIMD_KBLOCK / p->scnt[0] : 1;
-        for (int64_t j0 = 0; j0 < p->np; j0 += 8)
-            for (int64_t ins = 0; ins < p->n_instr; ins++)
-                for (int c0 = 0; c0 < p->nsteps; c0 += per)
-                    for (int64_t i = i0; i < i1; i++) {
-                        const int64_t o = (i - i0) * p->np;
-                        const int c1 = c0 + per < p->nsteps ? c0 + per : p->nsteps;
-                        tile(p, i, j0, ins, ins + 1, c0, c1, acc + o, acc_align + o, lo + o,
-                             inexact + o, bad + o);
-                    }
-        return;
-    }
-    const int64_t per = SIMD_KBLOCK / p->ik > 1 ? SIMD_KBLOCK / p->ik : 1;
+    const int chunked = p->chunked;
+    const int64_t per = chunked ? (SIMD_KBLOCK / p->scnt[0] > 1 ? SIMD_KBLOCK / p->scnt[0] : 1)
+                                : (SIMD_KBLOCK / p->ik > 1 ? SIMD_KBLOCK / p->ik : 1);
     for (int64_t j0 = 0; j0 < p->np; j0 += 8)
-        for (int64_t s0 = 0; s0 < p->n_instr; s0 += per)
-            for (int64_t i = i0; i < i1; i++) {
-                const int64_t o = (i - i0) * p->np;
-                const int64_t s1 = s0 + per < p->n_instr ? s0 + per : p->n_instr;
-                tile(p, i, j0, s0, s1, 0, 0, acc + o, acc_align + o, lo + o, inexact + o,
-                     bad + o);
-            }
+        for (int64_t ins = 0; ins < p->n_instr; ins += chunked ? 1 : per)
+            for (int c0 = 0; c0 < (chunked ? p->nsteps : 1); c0 += (int)per)
+                for (int64_t i = i0; i < i1; i += TILE_ROWS) {
+                    const int64_t o = (i - i0) * p->np;
+                    const int nr = (int)(i1 - i < TILE_ROWS ? i1 - i : TILE_ROWS);
+                    const int64_t ins1 = chunked ? ins + 1 : (ins + per < p->n_instr ? ins + per
+                                                                                    : p->n_instr);
+                    const int c1 = chunked ? (c0 + per < p->nsteps ? c0 + (int)per : p->nsteps) : 0;
+                    tile(p, i, nr, j0, ins, ins1, c0, c1, acc + o, acc_align + o, lo + o,
+                         inexact + o, bad + o);
+                }
 }
 
 #else /* no x86-64 GNU C: dot.c keeps its scalar path */
