@@ -386,7 +386,10 @@ T512 static void tile(const mx_simd_plan *p, int64_t i, int nr, int64_t j0, int6
             const double *vb = p->vb + (j0 / 8) * kp * 8 + k0 * 8;
             __mmask8 acc0[TILE_ROWS];
             __m256i acc_lsb[TILE_ROWS], Eb[TILE_ROWS], Lb[TILE_ROWS];
-            int all_fine = p->bounded;
+            int all_fine = 1;
+            int lg = 1; /* unbounded: the sum fits binary64 when E - Q + 4 + lg <= 53 */
+            while ((1 << lg) <= nt + 1)
+                lg++;
             for (int r = 0; r < TILE_ROWS; r++) {
                 /* a. the bounds */
                 acc0[r] = _mm512_cmp_pd_mask(acc[r], zero, _CMP_EQ_OQ);
@@ -400,6 +403,12 @@ T512 static void tile(const mx_simd_plan *p, int64_t i, int nr, int64_t j0, int6
                     const __mmask8 fine = _mm256_cmpge_epi32_mask(Lb[r], qb) &
                                           (acc0[r] | _mm256_cmpge_epi32_mask(acc_lsb[r], qb));
                     all_fine &= (__mmask8)(fine | bad[r]) == 0xFF;
+                } else { /* exact_sum's first test, for every lane of every row */
+                    const __m256i Qb = _mm256_mask_blend_epi32(
+                        acc0[r], _mm256_min_epi32(Lb[r], acc_lsb[r]), Lb[r]);
+                    all_fine &= !(_mm256_cmpgt_epi32_mask(_mm256_sub_epi32(Eb[r], Qb),
+                                                          _mm256_set1_epi32(53 - 4 - lg)) &
+                                  ~bad[r]);
                 }
             }
             if (all_fine) { /* every row: one exact FMA sum, B's loads shared */
