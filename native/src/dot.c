@@ -11,12 +11,16 @@
  * into the lowest bit (a sticky bit below every bit that routine looks at for
  * formats of at most 29 mantissa bits), which is exact for every mode.
  *
+ * The GEMM runs through the vectorised kernel of gemm_simd.c where it applies
+ * (the outputs it cannot prove exact come back here, one by one).
+ *
  * Not supported (MXEMU_ERR_UNSUPPORTED, decided before anything is computed):
- * a stochastic-rounding word sequence too short for every chain, alignment PRODUCTS_THEN_C with F unbounded or a
- * product sum wider than 62 bits, SCALE_BLOCKS with
- * frac_bits unbounded or > 60 or an alignment other than MAX, carry_bits with
- * an adder wider than 126 bits, result formats with more than 29 mantissa
- * bits, and exponent ranges that would need an accumulator over 5120 bits.
+ * a stochastic-rounding word sequence too short for every chain, alignment
+ * PRODUCTS_THEN_C with F unbounded or a product sum wider than 62 bits,
+ * SCALE_BLOCKS with frac_bits unbounded or > 60 or an alignment other than
+ * MAX, carry_bits with an adder wider than 126 bits, result formats with more
+ * than 29 mantissa bits, and exponent ranges that would need an accumulator
+ * over 5120 bits.
  */
 #include <math.h>
 #include <pthread.h>
