@@ -1259,7 +1259,8 @@ static int plan_row(const dctx *x, const fside *f, int64_t kp, int64_t stride, d
         }
         v[o] = t->special ? 0.0 : fside_value(t);
         e[o] = t->align;
-        l[o] = t->lsb;
+        /* the lowest SET bit: the tighter the kernel's bounds, the fewer steps it checks */
+        l[o] = t->sig ? t->lsb + __builtin_ctz(t->sig) : t->lsb;
     }
     return 1;
 }
@@ -1437,11 +1438,6 @@ static int simd_plan_build(const dctx *x, mx_simd_plan *p, void **mem, int64_t t
     p->chunked = chunked;
     p->bounded = x->unit.bounded;
     p->F = x->unit.F;
-    int am = x->cf.man_bits;
-    const mx_fmt *accf[3] = {&x->reg, &x->out, &x->step};
-    for (int u = 0; u < 3; u++)
-        am = accf[u]->man_bits > am ? accf[u]->man_bits : am;
-    p->acc_man = am;
     p->c_after = after;
     p->zero_align = x->zero_align;
     p->step = (mx_simd_fmt){x->step.man_bits, x->step.emin, x->step.emax, rc_step};

@@ -118,6 +118,20 @@ T512 static inline __m512d exact_sum(const mx_simd_plan *p, int64_t i, int64_t j
     return fma_sum(p->va + i * kp + k0, p->vb + (j0 / 8) * kp * 8 + k0 * 8, nt, acc);
 }
 
+/* The exponent of the lowest set bit of each lane's value (a normal binary64;
+ * zero lanes give INT32_MIN): exact, unlike the format's lsb, which ignores
+ * the trailing zeros of the significand. */
+T512 static inline __m256i low_bit(__m512d v)
+{
+    const __m512i sig = _mm512_or_si512(
+        _mm512_and_si512(_mm512_castpd_si512(v), _mm512_set1_epi64((1ll << 52) - 1)),
+        _mm512_set1_epi64(1ll << 52));
+    const __m512i low = _mm512_and_si512(sig, _mm512_sub_epi64(_mm512_setzero_si512(), sig));
+    const __m512d tz = _mm512_getexp_pd(_mm512_cvtepi64_pd(low)); /* a power of two: exact */
+    return _mm512_cvtpd_epi32(
+        _mm512_add_pd(_mm512_getexp_pd(v), _mm512_sub_pd(tz, _mm512_set1_pd(52.0))));
+}
+
 /* s = a + b rounded, *err = the exact a + b - s (TwoSum). */
 T512 static inline __m512d two_sum(__m512d a, __m512d b, __m512d *err)
 {
@@ -205,6 +219,14 @@ T512 static inline __m512d cut_sum(const double *va, const double *vb, int nt, _
 /* Up to TILE_ROWS rows share each load of B: fma_sum's loop for several rows
  * at once (rows past nr point at row 0 and are discarded). */
 #define TILE_ROWS 4
+#ifdef MX_SIMD_STATS
+#include <stdio.h>
+long mx_st[10];
+__attribute__((destructor)) static void mx_st_dump(void){fprintf(stderr,"tiles_allfine %ld rows_a %ld rows_b %ld rows_c %ld c_lost %ld c_lost_live %ld accok_exE %ld allok_exE_exL %ld allok_Eb_exL %ld\n",mx_st[0],mx_st[1],mx_st[2],mx_st[3],mx_st[4],mx_st[5],mx_st[6],mx_st[7],mx_st[8]);}
+#define ST(i) (mx_st[i]++)
+#else
+#define ST(i) ((void)0)
+#endif
 
 T512 static inline void fma_sum_rows(const double *const va[TILE_ROWS], const double *vb, int nt,
                                      __m512d s[TILE_ROWS])
@@ -242,12 +264,11 @@ T512 static inline void fma_sum_rows(const double *const va[TILE_ROWS], const do
  *   c. else every term is cut (or, unbounded, lanes too wide are bad). */
 T512 static void tile(const mx_simd_plan *p, int64_t i, int nr, int64_t j0, int64_t ins0,
                       int64_t ins1, int c0, int c1, double *accv, int32_t *acca, double *lov,
-                      uint8_t *inexv, uint8_t *badv)
+                      uint8_t *inexv, uint8_t *badv, int *lscore)
 {
     const int64_t kp = p->kp, np = p->np, nst = p->n_instr * p->nsteps;
     const int32_t *bmax = p->bmax_e + (j0 / 8) * nst * 8, *bmin = p->bmin_l + (j0 / 8) * nst * 8;
     const __m256i too_low = _mm256_set1_epi32(-BIG / 2);
-    const __m256i accman = _mm256_set1_epi32(p->acc_man);
     const __m512d zero = _mm512_setzero_pd();
     const double *va[TILE_ROWS];
     const int32_t *ea[TILE_ROWS], *amax[TILE_ROWS], *amin[TILE_ROWS];
@@ -393,7 +414,7 @@ T512 static void tile(const mx_simd_plan *p, int64_t i, int nr, int64_t j0, int6
             for (int r = 0; r < TILE_ROWS; r++) {
                 /* a. the bounds */
                 acc0[r] = _mm512_cmp_pd_mask(acc[r], zero, _CMP_EQ_OQ);
-                acc_lsb[r] = _mm256_sub_epi32(accal[r], accman);
+                acc_lsb[r] = low_bit(acc[r]);
                 Eb[r] = _mm256_max_epi32(accal[r],
                                          _mm256_add_epi32(_mm256_set1_epi32(amax[r][sx]),
                                                           load8i(bmax + sx * 8)));
@@ -412,6 +433,7 @@ T512 static void tile(const mx_simd_plan *p, int64_t i, int nr, int64_t j0, int6
                 }
             }
             if (all_fine) { /* every row: one exact FMA sum, B's loads shared */
+                ST(0);
                 const double *vr[TILE_ROWS];
                 __m512d tot[TILE_ROWS];
                 for (int r = 0; r < TILE_ROWS; r++) {
@@ -431,23 +453,45 @@ T512 static void tile(const mx_simd_plan *p, int64_t i, int nr, int64_t j0, int6
                     const __mmask8 fine = _mm256_cmpge_epi32_mask(Lb[r], qb) &
                                           (acc0[r] | _mm256_cmpge_epi32_mask(acc_lsb[r], qb));
                     if ((__mmask8)(fine | bad[r]) == 0xFF) {
-                        tot = fma_sum(va[r] + k0, vb, nt, acc[r]);
+                        tot = fma_sum(va[r] + k0, vb, nt, acc[r]); ST(1);
                     } else {
-                        /* b. the exact alignment exponent */
+                        /* b. the exact alignment exponent E and, while that test pays,
+                         * the lowest product bit L (*lscore: how often it found nothing
+                         * cut lately; a guess that only picks between exact routes) */
                         const int32_t *eb = p->eb + (j0 / 8) * kp * 8 + k0 * 8;
-                        __m256i E = accal[r];
-                        for (int t = 0; t < nt; t++)
-                            E = _mm256_max_epi32(E, _mm256_add_epi32(
-                                                        _mm256_set1_epi32(ea[r][k0 + t]),
-                                                        load8i(eb + t * 8)));
+                        const int32_t *lb = p->lb + (j0 / 8) * kp * 8 + k0 * 8;
+                        const int32_t *la = p->la + (i + r) * kp + k0;
+                        const int try_l = *lscore >= 0;
+                        __m256i E = accal[r], L = _mm256_set1_epi32(-4 * BIG);
+                        if (try_l) {
+                            L = _mm256_set1_epi32(4 * BIG);
+                            for (int t = 0; t < nt; t++) {
+                                E = _mm256_max_epi32(E, _mm256_add_epi32(
+                                                            _mm256_set1_epi32(ea[r][k0 + t]),
+                                                            load8i(eb + t * 8)));
+                                L = _mm256_min_epi32(L, _mm256_add_epi32(
+                                                            _mm256_set1_epi32(la[t]),
+                                                            load8i(lb + t * 8)));
+                            }
+                        } else {
+                            for (int t = 0; t < nt; t++)
+                                E = _mm256_max_epi32(E, _mm256_add_epi32(
+                                                            _mm256_set1_epi32(ea[r][k0 + t]),
+                                                            load8i(eb + t * 8)));
+                            ++*lscore;
+                        }
                         bad[r] |= _mm256_cmplt_epi32_mask(E, too_low);
                         const __m256i q = _mm256_sub_epi32(E, _mm256_set1_epi32(p->F));
                         const __m512d nq =
                             _mm512_cvtepi32_pd(_mm256_sub_epi32(_mm256_setzero_si256(), q));
-                        if ((__mmask8)(_mm256_cmpge_epi32_mask(Lb[r], q) | bad[r]) == 0xFF) {
-                            tot = fma_sum(va[r] + k0, vb, nt, cut(acc[r], nq, &lost));
+                        const int uncut = (__mmask8)(_mm256_cmpge_epi32_mask(L, q) | bad[r]) == 0xFF;
+                        if (try_l)
+                            *lscore = uncut ? (*lscore < 32 ? *lscore + 1 : 32) : *lscore - 8;
+                        if (uncut) {
+                            /* no product is cut: only the accumulator can be */
+                            tot = fma_sum(va[r] + k0, vb, nt, cut(acc[r], nq, &lost)); ST(2); if (lost) ST(4);
                         } else {
-                            tot = cut_sum(va[r] + k0, vb, nt, acc[r], nq, &lost);
+                            tot = cut_sum(va[r] + k0, vb, nt, acc[r], nq, &lost); ST(3); if (lost) ST(4); if (lost & ~bad[r]) ST(5);
                         }
                     }
                 } else {
@@ -490,6 +534,7 @@ T512 void mx_simd_rows(const mx_simd_plan *p, int64_t i0, int64_t i1, double *ac
     const int chunked = p->chunked;
     const int64_t per = chunked ? (SIMD_KBLOCK / p->scnt[0] > 1 ? SIMD_KBLOCK / p->scnt[0] : 1)
                                 : (SIMD_KBLOCK / p->ik > 1 ? SIMD_KBLOCK / p->ik : 1);
+    int lscore = 0;
     for (int64_t j0 = 0; j0 < p->np; j0 += 8)
         for (int64_t ins = 0; ins < p->n_instr; ins += chunked ? 1 : per)
             for (int c0 = 0; c0 < (chunked ? p->nsteps : 1); c0 += (int)per)
@@ -500,7 +545,7 @@ T512 void mx_simd_rows(const mx_simd_plan *p, int64_t i0, int64_t i1, double *ac
                                                                                     : p->n_instr);
                     const int c1 = chunked ? (c0 + per < p->nsteps ? c0 + (int)per : p->nsteps) : 0;
                     tile(p, i, nr, j0, ins, ins1, c0, c1, acc + o, acc_align + o, lo + o,
-                         inexact + o, bad + o);
+                         inexact + o, bad + o, &lscore);
                 }
 }
 
