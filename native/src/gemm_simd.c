@@ -219,14 +219,6 @@ T512 static inline __m512d cut_sum(const double *va, const double *vb, int nt, _
 /* Up to TILE_ROWS rows share each load of B: fma_sum's loop for several rows
  * at once (rows past nr point at row 0 and are discarded). */
 #define TILE_ROWS 4
-#ifdef MX_SIMD_STATS
-#include <stdio.h>
-long mx_st[10];
-__attribute__((destructor)) static void mx_st_dump(void){fprintf(stderr,"tiles_allfine %ld rows_a %ld rows_b %ld rows_c %ld c_lost %ld c_lost_live %ld accok_exE %ld allok_exE_exL %ld allok_Eb_exL %ld\n",mx_st[0],mx_st[1],mx_st[2],mx_st[3],mx_st[4],mx_st[5],mx_st[6],mx_st[7],mx_st[8]);}
-#define ST(i) (mx_st[i]++)
-#else
-#define ST(i) ((void)0)
-#endif
 
 T512 static inline void fma_sum_rows(const double *const va[TILE_ROWS], const double *vb, int nt,
                                      __m512d s[TILE_ROWS])
@@ -433,7 +425,6 @@ T512 static void tile(const mx_simd_plan *p, int64_t i, int nr, int64_t j0, int6
                 }
             }
             if (all_fine) { /* every row: one exact FMA sum, B's loads shared */
-                ST(0);
                 const double *vr[TILE_ROWS];
                 __m512d tot[TILE_ROWS];
                 for (int r = 0; r < TILE_ROWS; r++) {
@@ -453,7 +444,7 @@ T512 static void tile(const mx_simd_plan *p, int64_t i, int nr, int64_t j0, int6
                     const __mmask8 fine = _mm256_cmpge_epi32_mask(Lb[r], qb) &
                                           (acc0[r] | _mm256_cmpge_epi32_mask(acc_lsb[r], qb));
                     if ((__mmask8)(fine | bad[r]) == 0xFF) {
-                        tot = fma_sum(va[r] + k0, vb, nt, acc[r]); ST(1);
+                        tot = fma_sum(va[r] + k0, vb, nt, acc[r]);
                     } else {
                         /* b. the exact alignment exponent E and, while that test pays,
                          * the lowest product bit L (*lscore: how often it found nothing
@@ -489,9 +480,9 @@ T512 static void tile(const mx_simd_plan *p, int64_t i, int nr, int64_t j0, int6
                             *lscore = uncut ? (*lscore < 32 ? *lscore + 1 : 32) : *lscore - 8;
                         if (uncut) {
                             /* no product is cut: only the accumulator can be */
-                            tot = fma_sum(va[r] + k0, vb, nt, cut(acc[r], nq, &lost)); ST(2); if (lost) ST(4);
+                            tot = fma_sum(va[r] + k0, vb, nt, cut(acc[r], nq, &lost));
                         } else {
-                            tot = cut_sum(va[r] + k0, vb, nt, acc[r], nq, &lost); ST(3); if (lost) ST(4); if (lost & ~bad[r]) ST(5);
+                            tot = cut_sum(va[r] + k0, vb, nt, acc[r], nq, &lost);
                         }
                     }
                 } else {
