@@ -288,11 +288,13 @@ T512 static void tile(const mx_simd_plan *p, int64_t i, int nr, int64_t j0, int6
                 bad[r] = 0xFF;
             bad[r] |= bytes_mask(p->col_spec + ins * np + j0);
             live |= bad[r] != 0xFF;
-            /* C after the steps: they chain from +0, C joins in an exact add */
+            /* C after the steps: they chain from +0, C joins in an exact add.  The
+             * first step has no accumulator term at all (not a zero aligned at the
+             * floor: the floor must not raise its alignment exponent) */
             cval[r] = acc[r];
             if (p->c_after) {
                 acc[r] = zero;
-                accal[r] = _mm256_set1_epi32(p->zero_align);
+                accal[r] = _mm256_set1_epi32(-BIG);
             }
         }
         if (!live)
