@@ -1265,11 +1265,121 @@ static int plan_row(const dctx *x, const fside *f, int64_t kp, int64_t stride, d
     return 1;
 }
 
+/* An element code in the plan's terms, its scale left out (plan_row's
+ * values for a unit scale): formats of at most PCODE_BITS bits get a table
+ * of these, so a row of the plan costs a lookup and a few adds per element. */
+#define PCODE_BITS 8
+
+typedef struct pcode {
+    double v;              /* sign * sig * 2^lsb (a signed zero for zero)  */
+    int32_t exp, lsb, low; /* exponent, lsb and lowest set bit             */
+    uint32_t sig;
+    uint8_t zero, special;
+} pcode;
+
+/* The same for a scale code (sig * 2^lsb, the factor it multiplies by). */
+typedef struct pscale {
+    double mul;
+    int32_t exp, lsb, low;
+    uint32_t sig;
+    uint8_t zero, special;
+} pscale;
+
+static pcode *pcode_table(const dctx *x, const mx_fmt *f, const ucode *t)
+{
+    if (!t || f->bits > PCODE_BITS)
+        return NULL;
+    pcode *pt = malloc(sizeof(pcode) << f->bits);
+    if (!pt)
+        return NULL;
+    for (uint32_t c = 0; c < (1u << f->bits); c++) {
+        side sd;
+        mk_side(&sd, f, &t[c], NULL, NULL, x->flush, x->floor);
+        pcode *o = &pt[c];
+        o->zero = sd.zero;
+        o->special = (uint8_t)(sd.nan | sd.inf);
+        o->sig = (uint32_t)sd.sig;
+        o->exp = t[c].exp;
+        o->lsb = sd.lsb;
+        o->low = sd.sig ? sd.lsb + __builtin_ctzll(sd.sig) : sd.lsb;
+        o->v = sd.sig && (sd.lsb >= -900 && sd.lsb <= 900) ? (double)sd.sig * pow2i(sd.lsb) : 0.0;
+        o->v = sd.sign ? -o->v : o->v;
+    }
+    return pt;
+}
+
+/* plan_row from the tables: row `row` of A or B (its codes and scales),
+ * written as plan_row writes it (NaN/Inf elements as padding: their
+ * instruction is marked, so no lane uses them). */
+static int plan_row_table(const dctx *x, int b_side, int64_t row, const pcode *tab,
+                          const int64_t *kpos, int64_t kp, int64_t stride, double *v, int32_t *e,
+                          int32_t *l, uint8_t *spec, int64_t spec_stride, int *sig_bits,
+                          pscale *sc)
+{
+    const uint32_t *codes = (b_side ? x->b_codes : x->a_codes) + row * x->k;
+    const uint8_t *scales = b_side ? x->b_scales : x->a_scales;
+    const int64_t block = b_side ? x->b_block : x->a_block;
+    const int64_t nb = scales ? x->k / block : 1;
+    for (int64_t b = 0; b < nb; b++) { /* each block's scale, once */
+        pscale *o = &sc[b];
+        if (!scales) {
+            *o = (pscale){1.0, 0, 0, 0, 1, 0, 0};
+            continue;
+        }
+        const uint8_t code = scales[row * nb + b];
+        const ucode u = x->ts ? x->ts[code] : unpack(x->sf, code);
+        o->zero = u.cls == MXEMU_CLASS_ZERO;
+        o->special = u.cls == MXEMU_CLASS_NAN || u.cls == MXEMU_CLASS_INF;
+        o->sig = (uint32_t)u.sig;
+        o->exp = u.exp;
+        o->lsb = u.exp - x->sf->man_bits;
+        o->low = u.sig ? o->lsb + __builtin_ctzll(u.sig) : o->lsb;
+        o->mul = u.sig && o->lsb >= -900 && o->lsb <= 900 ? (double)u.sig * pow2i(o->lsb) : 0.0;
+    }
+    int bits = *sig_bits;
+    for (int64_t pos = 0; pos < kp; pos++) {
+        const int64_t kk = kpos[pos], o = pos * stride;
+        if (kk < 0) { /* padding: never counts */
+            v[o] = 0.0;
+            e[o] = -2 * FS_BIG;
+            l[o] = 2 * FS_BIG;
+            continue;
+        }
+        const pcode *t = &tab[codes[kk]];
+        const pscale *s = &sc[scales ? kk / block : 0];
+        if (t->special | s->special) {
+            spec[(pos / x->ik) * spec_stride] = 1;
+            v[o] = 0.0;
+            e[o] = -2 * FS_BIG;
+            l[o] = 2 * FS_BIG;
+        } else if (t->zero | s->zero) {
+            v[o] = t->v * 0.0; /* plan_row's signed zero */
+            e[o] = x->has_floor ? (t->zero ? x->floor : t->exp) + (s->zero ? x->floor : s->exp)
+                                : -FS_BIG;
+            l[o] = FS_BIG;
+        } else {
+            const int32_t lsb = t->lsb + s->lsb, al = t->exp + s->exp;
+            const uint64_t sig = (uint64_t)t->sig * s->sig;
+            if (lsb < -400 || lsb > 400 || al < -400 || al > 400 || sig >> 32)
+                return 0;
+            const int bl = bitlen64(sig);
+            bits = bl > bits ? bl : bits;
+            v[o] = t->v * s->mul;
+            e[o] = al;
+            l[o] = t->low + s->low;
+        }
+    }
+    *sig_bits = bits;
+    return 1;
+}
+
 /* One thread's share of the plan: rows r0 .. r1 of the list "A's rows, then
  * B's np columns", each decoded, written and bounded per step. */
 typedef struct plan_job {
     const dctx *x;
     const mx_simd_plan *p;
+    const pcode *tab_a, *tab_b; /* NULL: decode_row and plan_row */
+    const int64_t *kpos;        /* K index of each plan position, -1: padding */
     int64_t r0, r1;
     int ok, sig_a, sig_b;
 } plan_job;
@@ -1282,10 +1392,12 @@ static void plan_worker(void *arg)
     const int64_t kp = p->kp, np = p->np, m = x->m, nst = p->n_instr * p->nsteps;
     side *rs = malloc(sizeof(side) * (size_t)(x->k + 1));
     fside *rf = malloc(sizeof(fside) * (size_t)(x->k + 1));
-    if (!rs || !rf) {
+    pscale *sc = malloc(sizeof(pscale) * (size_t)(x->k + 1));
+    if (!rs || !rf || !sc) {
         jb->ok = 0;
         free(rs);
         free(rf);
+        free(sc);
         return;
     }
     /* the plan's arrays are written through these (the plan itself is const) */
@@ -1309,11 +1421,16 @@ static void plan_worker(void *arg)
                 l[pos * 8] = 2 * FS_BIG;
             }
         } else {
-            decode_row(x, b_side, row, rs, rf);
-            jb->ok = plan_row(x, rf, kp, stride, v, e, l,
-                              (uint8_t *)(b_side ? p->col_spec + row : p->row_spec +
-                                                                          row * p->n_instr),
-                              b_side ? np : 1, b_side ? &jb->sig_b : &jb->sig_a);
+            const pcode *tab = b_side ? jb->tab_b : jb->tab_a;
+            uint8_t *spec = (uint8_t *)(b_side ? p->col_spec + row : p->row_spec + row * p->n_instr);
+            int *bits = b_side ? &jb->sig_b : &jb->sig_a;
+            if (tab) {
+                jb->ok = plan_row_table(x, b_side, row, tab, jb->kpos, kp, stride, v, e, l, spec,
+                                        b_side ? np : 1, bits, sc);
+            } else {
+                decode_row(x, b_side, row, rs, rf);
+                jb->ok = plan_row(x, rf, kp, stride, v, e, l, spec, b_side ? np : 1, bits);
+            }
         }
         /* the bounds of each step (its positions lo .. hi) */
         for (int64_t sx = 0; sx < nst; sx++) {
@@ -1331,6 +1448,7 @@ static void plan_worker(void *arg)
     }
     free(rs);
     free(rf);
+    free(sc);
 }
 
 /* Fills *p (its arrays in one allocation, *mem) when the kernel covers the
@@ -1416,13 +1534,29 @@ static int simd_plan_build(const dctx *x, mx_simd_plan *p, void **mem, int64_t t
     /* the operands, A's rows and B's columns split across the threads */
     const int64_t nth = threads < (m + np) / 64 + 1 ? threads : (m + np) / 64 + 1;
     plan_job *jobs = malloc(sizeof(plan_job) * (size_t)nth);
-    if (!jobs) {
+    /* tables of the operands' codes pay when there are more elements than codes */
+    pcode *tab_a = m * x->k >= (4 << x->af->bits) ? pcode_table(x, x->af, x->ta) : NULL;
+    pcode *tab_b = n * x->k >= (4 << x->bf->bits) ? pcode_table(x, x->bf, x->tb) : NULL;
+    int64_t *kpos = malloc(sizeof(int64_t) * (size_t)(kp + 1));
+    if (!jobs || !kpos) {
+        free(jobs);
+        free(tab_a);
+        free(tab_b);
+        free(kpos);
         free(buf);
         return 0;
     }
+    for (int64_t pos = 0; pos < kp; pos++) { /* K in step order, as plan_row walks it */
+        const int64_t kk = (pos / ik) * ik + x->perm[pos % ik];
+        kpos[pos] = kk < x->k ? kk : -1;
+    }
     for (int64_t t = 0; t < nth; t++)
-        jobs[t] = (plan_job){x, p, (m + np) * t / nth, (m + np) * (t + 1) / nth, 1, 0, 0};
+        jobs[t] = (plan_job){x, p, tab_a, tab_b, kpos, (m + np) * t / nth,
+                             (m + np) * (t + 1) / nth, 1, 0, 0};
     run_parallel(plan_worker, jobs, sizeof(plan_job), nth);
+    free(tab_a);
+    free(tab_b);
+    free(kpos);
     int ok = 1, sig_a = 0, sig_b = 0;
     for (int64_t t = 0; t < nth; t++) {
         ok &= jobs[t].ok;
