@@ -199,7 +199,8 @@ def _gemm_c(A, B, C, config: AccumConfig, c_fmt, rand_bits, threads):
         d, fl = _native._gemm(
             cfgd, afmt.params, np.ascontiguousarray(ac, dtype=np.uint32), bfmt.params,
             np.ascontiguousarray(bc, dtype=np.uint32), sfmt.params, a_s, a_blk, b_s, b_blk,
-            cf.params, np.ascontiguousarray(Cin, dtype=np.uint32), nth, rnd)
+            cf.params, None if C is None else np.ascontiguousarray(Cin, dtype=np.uint32), nth,
+            rnd)
     except TypeError as e:
         if str(e).startswith("unsupported"):
             return str(e)

@@ -591,7 +591,9 @@ def gemm_inputs(A, B, C, config: AccumConfig, c_fmt=None) -> GemmInputs:
     block = config.block_terms or ablk or bblk
     if config.k_split == "scale_blocks" and block is None:
         raise ValueError("k_split='scale_blocks' needs block-scaled operands or block_terms")
-    if cin.dtype.kind in "uib":
+    if C is None:
+        pass  # +0 everywhere: code 0 in every format (np.zeros touches no memory until read)
+    elif cin.dtype.kind in "uib":
         check_code_array(cin, cf, "C")
         cin = cin.astype(np.int64)
     else:  # e.g. Python ints in an object array
