@@ -1312,9 +1312,9 @@ static pcode *pcode_table(const dctx *x, const mx_fmt *f, const ucode *t)
  * written as plan_row writes it (NaN/Inf elements as padding: their
  * instruction is marked, so no lane uses them). */
 static int plan_row_table(const dctx *x, int b_side, int64_t row, const pcode *tab,
-                          const int64_t *kpos, int64_t kp, int64_t stride, double *v, int32_t *e,
-                          int32_t *l, uint8_t *spec, int64_t spec_stride, int *sig_bits,
-                          pscale *sc)
+                          const int64_t *kpos, const int64_t *kblk, int64_t kp, int64_t stride,
+                          double *v, int32_t *e, int32_t *l, uint8_t *spec, int64_t spec_stride,
+                          int *sig_bits, pscale *sc)
 {
     const uint32_t *codes = (b_side ? x->b_codes : x->a_codes) + row * x->k;
     const uint8_t *scales = b_side ? x->b_scales : x->a_scales;
@@ -1346,7 +1346,7 @@ static int plan_row_table(const dctx *x, int b_side, int64_t row, const pcode *t
             continue;
         }
         const pcode *t = &tab[codes[kk]];
-        const pscale *s = &sc[scales ? kk / block : 0];
+        const pscale *s = &sc[kblk[pos]];
         if (t->special | s->special) {
             spec[(pos / x->ik) * spec_stride] = 1;
             v[o] = 0.0;
@@ -1380,6 +1380,7 @@ typedef struct plan_job {
     const mx_simd_plan *p;
     const pcode *tab_a, *tab_b; /* NULL: decode_row and plan_row */
     const int64_t *kpos;        /* K index of each plan position, -1: padding */
+    const int64_t *kblk_a, *kblk_b; /* its block of A's and B's scales (0 unscaled) */
     int64_t r0, r1;
     int ok, sig_a, sig_b;
 } plan_job;
@@ -1425,8 +1426,9 @@ static void plan_worker(void *arg)
             uint8_t *spec = (uint8_t *)(b_side ? p->col_spec + row : p->row_spec + row * p->n_instr);
             int *bits = b_side ? &jb->sig_b : &jb->sig_a;
             if (tab) {
-                jb->ok = plan_row_table(x, b_side, row, tab, jb->kpos, kp, stride, v, e, l, spec,
-                                        b_side ? np : 1, bits, sc);
+                jb->ok = plan_row_table(x, b_side, row, tab, jb->kpos,
+                                        b_side ? jb->kblk_b : jb->kblk_a, kp, stride, v, e, l,
+                                        spec, b_side ? np : 1, bits, sc);
             } else {
                 decode_row(x, b_side, row, rs, rf);
                 jb->ok = plan_row(x, rf, kp, stride, v, e, l, spec, b_side ? np : 1, bits);
@@ -1537,7 +1539,7 @@ static int simd_plan_build(const dctx *x, mx_simd_plan *p, void **mem, int64_t t
     /* tables of the operands' codes pay when there are more elements than codes */
     pcode *tab_a = m * x->k >= (4 << x->af->bits) ? pcode_table(x, x->af, x->ta) : NULL;
     pcode *tab_b = n * x->k >= (4 << x->bf->bits) ? pcode_table(x, x->bf, x->tb) : NULL;
-    int64_t *kpos = malloc(sizeof(int64_t) * (size_t)(kp + 1));
+    int64_t *kpos = malloc(sizeof(int64_t) * (size_t)(3 * kp + 1));
     if (!jobs || !kpos) {
         free(jobs);
         free(tab_a);
@@ -1546,12 +1548,15 @@ static int simd_plan_build(const dctx *x, mx_simd_plan *p, void **mem, int64_t t
         free(buf);
         return 0;
     }
+    int64_t *kblk_a = kpos + kp, *kblk_b = kblk_a + kp;
     for (int64_t pos = 0; pos < kp; pos++) { /* K in step order, as plan_row walks it */
         const int64_t kk = (pos / ik) * ik + x->perm[pos % ik];
         kpos[pos] = kk < x->k ? kk : -1;
+        kblk_a[pos] = x->a_scales && kk < x->k ? kk / x->a_block : 0;
+        kblk_b[pos] = x->b_scales && kk < x->k ? kk / x->b_block : 0;
     }
     for (int64_t t = 0; t < nth; t++)
-        jobs[t] = (plan_job){x, p, tab_a, tab_b, kpos, (m + np) * t / nth,
+        jobs[t] = (plan_job){x, p, tab_a, tab_b, kpos, kblk_a, kblk_b, (m + np) * t / nth,
                              (m + np) * (t + 1) / nth, 1, 0, 0};
     run_parallel(plan_worker, jobs, sizeof(plan_job), nth);
     free(tab_a);
