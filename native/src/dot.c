@@ -1407,6 +1407,8 @@ static void plan_worker(void *arg)
             *lb = (int32_t *)p->lb;
     int32_t *amax = (int32_t *)p->amax_e, *amin = (int32_t *)p->amin_l,
             *bmax = (int32_t *)p->bmax_e, *bmin = (int32_t *)p->bmin_l;
+    int32_t *amin2 = (int32_t *)p->amin2_l, *bmin2 = (int32_t *)p->bmin2_l,
+            *amin_at = (int32_t *)p->amin_at, *bmin_at = (int32_t *)p->bmin_at;
     for (int64_t r = jb->r0; r < jb->r1 && jb->ok; r++) {
         const int b_side = r >= m;
         const int64_t row = b_side ? r - m : r;
@@ -1434,18 +1436,28 @@ static void plan_worker(void *arg)
                 jb->ok = plan_row(x, rf, kp, stride, v, e, l, spec, b_side ? np : 1, bits);
             }
         }
-        /* the bounds of each step (its positions lo .. hi) */
+        /* the bounds of each step (its positions lo .. hi): the largest
+         * alignment, the lowest bit, where it is and the next lowest */
         for (int64_t sx = 0; sx < nst; sx++) {
             const int64_t lo = (sx / p->nsteps) * p->ik + p->soff[sx % p->nsteps];
             const int64_t hi = lo + p->scnt[sx % p->nsteps];
-            int32_t mx = -2 * FS_BIG, mn = 2 * FS_BIG;
+            int32_t mx = -2 * FS_BIG, mn = 2 * FS_BIG, mn2 = 2 * FS_BIG, at = 0;
             for (int64_t pos = lo; pos < hi; pos++) {
+                const int32_t lv = l[pos * stride];
                 mx = e[pos * stride] > mx ? e[pos * stride] : mx;
-                mn = l[pos * stride] < mn ? l[pos * stride] : mn;
+                if (lv < mn) {
+                    mn2 = mn;
+                    mn = lv;
+                    at = (int32_t)(pos - lo);
+                } else if (lv < mn2) {
+                    mn2 = lv;
+                }
             }
             const int64_t o = b_side ? (row / 8) * nst * 8 + sx * 8 + row % 8 : row * nst + sx;
             (b_side ? bmax : amax)[o] = mx;
             (b_side ? bmin : amin)[o] = mn;
+            (b_side ? bmin2 : amin2)[o] = mn2;
+            (b_side ? bmin_at : amin_at)[o] = at;
         }
     }
     free(rs);
@@ -1495,7 +1507,7 @@ static int simd_plan_build(const dctx *x, mx_simd_plan *p, void **mem, int64_t t
     const int64_t m = x->m, n = x->n, ik = x->ik, ni = x->n_instr, kp = ni * ik;
     const int64_t np = (n + 7) / 8 * 8, nst = ni * nsb;
     const size_t bytes = (size_t)(m * kp + kp * np) * (sizeof(double) + 2 * sizeof(int32_t)) +
-                         (size_t)(m * nst + np * nst) * 2 * sizeof(int32_t) +
+                         (size_t)(m * nst + np * nst) * 4 * sizeof(int32_t) +
                          (size_t)(2 * nsb) * sizeof(int32_t) + (size_t)(m * ni + ni * np) + 64;
     char *buf = malloc(bytes);
     if (!buf)
@@ -1505,7 +1517,9 @@ static int simd_plan_build(const dctx *x, mx_simd_plan *p, void **mem, int64_t t
             *lb = eb + kp * np;
     int32_t *amax = lb + kp * np, *amin = amax + m * nst, *bmax = amin + m * nst,
             *bmin = bmax + np * nst;
-    int32_t *soff = bmin + np * nst, *scnt = soff + nsb;
+    int32_t *amin2 = bmin + np * nst, *amin_at = amin2 + m * nst, *bmin2 = amin_at + m * nst,
+            *bmin_at = bmin2 + np * nst;
+    int32_t *soff = bmin_at + np * nst, *scnt = soff + nsb;
     uint8_t *rsp = (uint8_t *)(scnt + nsb), *csp = rsp + m * ni;
     memset(rsp, 0, (size_t)(m * ni + ni * np));
     for (int b = 0; b < nsb; b++) {
@@ -1518,6 +1532,10 @@ static int simd_plan_build(const dctx *x, mx_simd_plan *p, void **mem, int64_t t
     p->amin_l = amin;
     p->bmax_e = bmax;
     p->bmin_l = bmin;
+    p->amin2_l = amin2;
+    p->bmin2_l = bmin2;
+    p->amin_at = amin_at;
+    p->bmin_at = bmin_at;
     p->kp = kp;
     p->np = np;
     p->ik = ik;

@@ -132,6 +132,26 @@ T512 static inline __m256i low_bit(__m512d v)
         _mm512_add_pd(_mm512_getexp_pd(v), _mm512_sub_pd(tz, _mm512_set1_pd(52.0))));
 }
 
+/* A bound on the lowest set bit of step sx's products for row `row` and the
+ * 8 columns from j0, tighter than A's lowest plus B's lowest: the product at
+ * A's lowest position and, per lane, the one at B's lowest position count
+ * exactly; every other product has both factors at or above their second
+ * lowest bits. */
+T512 static inline __m256i low_bound(const mx_simd_plan *p, int64_t row, int64_t j0, int64_t k0,
+                                     int64_t sx)
+{
+    const int64_t nst = p->n_instr * p->nsteps, ax = row * nst + sx;
+    const int64_t bx = (j0 / 8) * nst * 8 + sx * 8;
+    const int32_t *la = p->la + row * p->kp + k0, *lb = p->lb + (j0 / 8) * p->kp * 8 + k0 * 8;
+    const int32_t ta = p->amin_at[ax];
+    const __m256i at_a = _mm256_add_epi32(_mm256_set1_epi32(la[ta]), load8i(lb + ta * 8));
+    const __m256i at_b = _mm256_add_epi32(_mm256_i32gather_epi32(la, load8i(p->bmin_at + bx), 4),
+                                          load8i(p->bmin_l + bx));
+    const __m256i rest = _mm256_add_epi32(_mm256_set1_epi32(p->amin2_l[ax]),
+                                          load8i(p->bmin2_l + bx));
+    return _mm256_min_epi32(_mm256_min_epi32(at_a, at_b), rest);
+}
+
 /* s = a + b rounded, *err = the exact a + b - s (TwoSum). */
 T512 static inline __m512d two_sum(__m512d a, __m512d b, __m512d *err)
 {
@@ -399,7 +419,7 @@ T512 static void tile(const mx_simd_plan *p, int64_t i, int nr, int64_t j0, int6
             const int nt = p->scnt[st];
             const mx_simd_fmt *f = st == p->nsteps - 1 && !p->c_after ? &p->out : &p->step;
             const double *vb = p->vb + (j0 / 8) * kp * 8 + k0 * 8;
-            __mmask8 acc0[TILE_ROWS];
+            __mmask8 acc0[TILE_ROWS], fine[TILE_ROWS];
             __m256i acc_lsb[TILE_ROWS], Eb[TILE_ROWS], Lb[TILE_ROWS];
             int all_fine = 1;
             int lg = 1; /* unbounded: the sum fits binary64 when E - Q + 4 + lg <= 53 */
@@ -415,9 +435,12 @@ T512 static void tile(const mx_simd_plan *p, int64_t i, int nr, int64_t j0, int6
                 Lb[r] = _mm256_add_epi32(_mm256_set1_epi32(amin[r][sx]), load8i(bmin + sx * 8));
                 if (p->bounded) {
                     const __m256i qb = _mm256_sub_epi32(Eb[r], _mm256_set1_epi32(p->F));
-                    const __mmask8 fine = _mm256_cmpge_epi32_mask(Lb[r], qb) &
-                                          (acc0[r] | _mm256_cmpge_epi32_mask(acc_lsb[r], qb));
-                    all_fine &= (__mmask8)(fine | bad[r]) == 0xFF;
+                    const __mmask8 acc_ok = acc0[r] | _mm256_cmpge_epi32_mask(acc_lsb[r], qb);
+                    fine[r] = _mm256_cmpge_epi32_mask(Lb[r], qb) & acc_ok;
+                    if ((__mmask8)(fine[r] | bad[r]) != 0xFF) /* a'. the tighter bound */
+                        fine[r] = _mm256_cmpge_epi32_mask(low_bound(p, i + r, j0, k0, sx), qb) &
+                                  acc_ok;
+                    all_fine &= (__mmask8)(fine[r] | bad[r]) == 0xFF;
                 } else { /* exact_sum's first test, for every lane of every row */
                     const __m256i Qb = _mm256_mask_blend_epi32(
                         acc0[r], _mm256_min_epi32(Lb[r], acc_lsb[r]), Lb[r]);
@@ -442,10 +465,7 @@ T512 static void tile(const mx_simd_plan *p, int64_t i, int nr, int64_t j0, int6
                 __m512d tot;
                 __mmask8 lost = 0;
                 if (p->bounded) {
-                    const __m256i qb = _mm256_sub_epi32(Eb[r], _mm256_set1_epi32(p->F));
-                    const __mmask8 fine = _mm256_cmpge_epi32_mask(Lb[r], qb) &
-                                          (acc0[r] | _mm256_cmpge_epi32_mask(acc_lsb[r], qb));
-                    if ((__mmask8)(fine | bad[r]) == 0xFF) {
+                    if ((__mmask8)(fine[r] | bad[r]) == 0xFF) {
                         tot = fma_sum(va[r] + k0, vb, nt, acc[r]);
                     } else {
                         /* b. the exact alignment exponent E and, while that test pays,

@@ -54,7 +54,7 @@ typedef struct mx_simd_plan {
     int32_t zero_align;  /* the alignment exponent of a zero accumulator */
     mx_simd_fmt step, out;
     const double *va;            /* m x kp: A's values (scales folded in)  */
-    const int32_t *ea, *la;      /* m x kp: alignment exponents, lsbs      */
+    const int32_t *ea, *la;      /* m x kp: alignment exponents, lowest set bits */
     const double *vb;            /* B's values in panels of 8 columns: the  */
     const int32_t *eb, *lb;      /* lane l of column j0 + l at K position   */
                                  /* pos is (j0 / 8) * kp * 8 + pos * 8 + l  */
@@ -62,6 +62,9 @@ typedef struct mx_simd_plan {
      * and the smallest lsb of A's row (m x nst) and of each B column (panels:
      * (j0 / 8) * nst * 8 + step * 8 + lane) */
     const int32_t *amax_e, *amin_l, *bmax_e, *bmin_l;
+    /* the same places: the second lowest lsb and the lowest's position in the
+     * step (a tighter bound on the products' lowest bit, see gemm_simd.c) */
+    const int32_t *amin2_l, *amin_at, *bmin2_l, *bmin_at;
     const uint8_t *row_spec;     /* m x n_instr: a NaN/Inf in A's slice    */
     const uint8_t *col_spec;     /* n_instr x np: a NaN/Inf in B's slice   */
 } mx_simd_plan;
