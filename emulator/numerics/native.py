@@ -63,12 +63,6 @@ def _why_unsupported(cfg: AccumConfig):
     if cfg.k_split == "scale_blocks" and (cfg.frac_bits is None or cfg.frac_bits > 60
                                           or cfg.alignment != "max"):
         return "k_split='scale_blocks' with frac_bits None or > 60 or alignment != 'max'"
-    if cfg.carry_bits is not None and cfg.frac_bits + cfg.carry_bits + 2 > 126:
-        return "an adder of frac_bits + carry_bits + 2 > 126 bits"
-    for name in ("output_format", "register_format", "step_format", "product_format"):
-        f = getattr(cfg, name)
-        if f is not None and f.man_bits > 29:
-            return f"{name} with more than 29 mantissa bits"
     for name in ("anchor_exp", "align_floor"):
         v = getattr(cfg, name)
         if v is not None and abs(v) > _I32:

@@ -231,6 +231,24 @@ static void big_add(uint64_t *l, int nl, uint64_t v, int32_t shift, int neg)
     }
 }
 
+/* The adder of w bits (carry_bits): the exact two's-complement sum in nl
+ * limbs wraps to its low w bits, sign-extended from bit w - 1 (reference:
+ * (total + 2^(w-1)) mod 2^w - 2^(w-1)).  The nl limbs hold the exact sum with
+ * a spare sign limb, so an adder at least as wide as they are never wraps. */
+static void big_wrap(uint64_t *l, int nl, int64_t w)
+{
+    if (w >= (int64_t)nl * 64)
+        return;
+    const int li = (int)((w - 1) >> 6), bo = (int)((w - 1) & 63);
+    const uint64_t ext = ((l[li] >> bo) & 1u) ? ~0ull : 0ull;
+    if (bo < 63) {
+        const uint64_t keep = (2ull << bo) - 1u;
+        l[li] = (l[li] & keep) | (ext & ~keep);
+    }
+    for (int i = li + 1; i < nl; i++)
+        l[i] = ext;
+}
+
 /* The top 63 bits of a magnitude of bit length L (> 63) held in nl limbs,
  * the bits below them OR-ed into the lowest bit; *drop = L - 63. */
 static void big_top63(const uint64_t *l, int nl, int L, uint64_t *n, int32_t *drop)
@@ -338,8 +356,9 @@ static void sum_terms(const dctx *x, scratch *s, const term *t, int nt, int32_t 
             dt_i128 v = (dt_i128)((dt_u128)mag << sh);
             tot += t[i].sign ? -v : v;
         }
-        if (carry) {
-            const int w = pol->F + 1 + pol->carry + 1;
+        /* |tot| < 2^125 here: an adder of 127 bits or more never wraps it */
+        const int64_t w = carry ? (int64_t)pol->F + 1 + pol->carry + 1 : 128;
+        if (w < 127) {
             const dt_u128 modm = ((dt_u128)1 << w) - 1u;
             const dt_u128 half = (dt_u128)1 << (w - 1);
             tot = (dt_i128)((((dt_u128)tot + half) & modm)) - (dt_i128)half;
@@ -376,21 +395,8 @@ static void sum_terms(const dctx *x, scratch *s, const term *t, int nt, int32_t 
         big_add(l, nl, mag, sh, t[i].sign);
     }
     o->inexact = lost;
-    if (carry) { /* w <= 126: the low 128 bits decide the wrapped value */
-        dt_u128 lo = ((dt_u128)l[1] << 64) | l[0];
-        const int w = pol->F + 1 + pol->carry + 1;
-        const dt_u128 modm = ((dt_u128)1 << w) - 1u;
-        const dt_u128 half = (dt_u128)1 << (w - 1);
-        dt_i128 tot = (dt_i128)(((lo + half) & modm)) - (dt_i128)half;
-        memset(l, 0, sizeof(uint64_t) * (size_t)nl);
-        if (tot < 0) {
-            big_add(l, nl, (uint64_t)(((dt_u128)0 - (dt_u128)tot)), 0, 1);
-            big_add(l, nl, (uint64_t)(((dt_u128)0 - (dt_u128)tot) >> 64), 64, 1);
-        } else {
-            big_add(l, nl, (uint64_t)tot, 0, 0);
-            big_add(l, nl, (uint64_t)((dt_u128)tot >> 64), 64, 0);
-        }
-    }
+    if (carry)
+        big_wrap(l, nl, (int64_t)pol->F + 1 + pol->carry + 1);
     int neg = (l[nl - 1] >> 63) != 0;
     if (neg) { /* negate in place */
         uint64_t c = 1;
@@ -1164,8 +1170,6 @@ static int32_t result_fmt(mx_fmt *f, const mxemu_format *d)
         return st;
     if (f->is_int || !f->is_signed || !f->subnormals || f->specials != MXEMU_SPECIALS_IEEE)
         return MXEMU_ERR_FORMAT;
-    if (f->man_bits > 29)
-        return MXEMU_ERR_UNSUPPORTED;
     return MXEMU_OK;
 }
 
@@ -1553,8 +1557,6 @@ static int32_t run_model(const mxemu_accum_config *cfg, int64_t m, int64_t n, in
         return MXEMU_ERR_UNSUPPORTED;
     if (c->k_split == MXEMU_ACC_KSPLIT_SCALE_BLOCKS &&
         (c->frac_bits < 0 || c->frac_bits > 60 || c->alignment != MXEMU_ACC_ALIGN_MAX))
-        return MXEMU_ERR_UNSUPPORTED;
-    if (c->carry_bits >= 0 && c->frac_bits + 1 + c->carry_bits + 1 > 126)
         return MXEMU_ERR_UNSUPPORTED;
     /* 4. block length, instruction length */
     x.block = c->block_terms ? c->block_terms : (a_scales ? a_block : (b_scales ? b_block : 0));
