@@ -970,6 +970,8 @@ static void decode_row(const dctx *x, int b_side, int64_t r, side *out, fside *f
 
 static int fmt_top(const mx_fmt *f) { return f->is_int ? f->bits - 1 - f->man_bits : f->emax + 1; }
 static int fmt_lsb(const mx_fmt *f) { return f->is_int ? -f->man_bits : f->emin - f->man_bits; }
+/* The most bits a significand of f takes (an int's magnitude reaches 2^(man_bits + 1)). */
+static int fmt_sig_bits(const mx_fmt *f) { return f->man_bits + (f->is_int ? 2 : 1); }
 
 /* ------------------------------------------------------------------------
  * Threads: fn(jobs + t * size) for t < nth, on nth - 1 POSIX threads and
@@ -1580,35 +1582,47 @@ static int32_t run_model(const mxemu_accum_config *cfg, int64_t m, int64_t n, in
     x.unit.dropped = c->dropped;
     x.exact.alignment = MXEMU_ACC_ALIGN_MAX;
     x.exact.dropped = MXEMU_ACC_DROPPED_TRUNCATE;
-    /* 5. accumulator capacity from the exponent ranges (generous bounds) */
+    /* 4b. a product's significand must fit a term's 64 bits (an int of 30
+     * fraction bits times a scale with significand bits would not), and the
+     * fast steps hold each operand's (element times scale) in 32 */
+    const int sig_a = fmt_sig_bits(&af) + (a_scales ? fmt_sig_bits(&sf) : 0);
+    const int sig_b = fmt_sig_bits(&bf) + (b_scales ? fmt_sig_bits(&sf) : 0);
+    if (sig_a + sig_b > 64)
+        return MXEMU_ERR_UNSUPPORTED;
+    const int narrow = sig_a <= 32 && sig_b <= 32;
+    /* 5. accumulator capacity: the widest exact sum of a step, in bits.  Every
+     * finite term lies in [2^lo, 2^hi) (products: the sums of their factors'
+     * bounds; C, step and product results: their formats'), a sum of up to
+     * ik + 1 terms adds bitlen(ik + 2) bits, and the grid 2^q of a step is
+     *   unbounded F: q >= lo, so the sum spans at most hi - lo bits;
+     *   max alignment: q = E - F with E at or above each term's alignment
+     *     exponent, which is at most 4 below its top: F + 4 bits;
+     *   anchor: q = anchor_exp - F: hi - anchor_exp + F bits.
+     * Valid configs stay near 2^20 bits (anchor_exp -2^20, frac_bits 2^16). */
     {
         const mx_fmt *rf[5] = {&x.out, &x.reg, &x.cf, &x.step,
                                c->has_product_format ? &x.pf : &x.out};
-        int64_t lowest = 0, highest = 0, lsb = 0;
-        const mx_fmt *ops[3] = {&af, &bf, scaled ? &sf : &af};
-        for (int i = 0; i < 3; i++) {
-            if (ops[i]->emin < lowest) lowest = ops[i]->emin;
-            if (fmt_top(ops[i]) > highest) highest = fmt_top(ops[i]);
-            lsb += (i == 2 ? 2 : 1) * (int64_t)fmt_lsb(ops[i]);
+        const mx_fmt *ops[4] = {&af, &bf, &sf, &sf};
+        const int nops = a_scales && b_scales ? 4 : scaled ? 3 : 2;
+        int64_t hi = 0, lo = 0;
+        for (int i = 0; i < nops; i++) {
+            hi += fmt_top(ops[i]);
+            lo += fmt_lsb(ops[i]);
         }
         for (int i = 0; i < 5; i++) {
-            if (rf[i]->emin < lowest) lowest = rf[i]->emin;
-            if (fmt_top(rf[i]) > highest) highest = fmt_top(rf[i]);
-            if (fmt_lsb(rf[i]) < lsb) lsb = fmt_lsb(rf[i]);
+            hi = fmt_top(rf[i]) > hi ? fmt_top(rf[i]) : hi;
+            lo = fmt_lsb(rf[i]) < lo ? fmt_lsb(rf[i]) : lo;
         }
-        if (x.has_floor) {
-            if (x.floor < lowest) lowest = x.floor;
-            if (x.floor > highest) highest = x.floor;
+        int64_t width = hi - lo;
+        if (x.unit.bounded) {
+            const int64_t span = c->alignment == MXEMU_ACC_ALIGN_ANCHOR
+                                     ? hi - (int64_t)c->anchor_exp + c->frac_bits
+                                     : (int64_t)c->frac_bits + 4;
+            width = span > width ? span : width;
         }
-        if (c->alignment == MXEMU_ACC_ALIGN_ANCHOR) {
-            if (c->anchor_exp < lowest) lowest = c->anchor_exp;
-            if (c->anchor_exp + 1 > highest) highest = c->anchor_exp + 1;
-        }
-        if (4 * lowest < lsb) lsb = 4 * lowest;
-        if (x.unit.bounded) lsb -= c->frac_bits;
-        const int64_t width = 4 * highest + 8 - lsb + 104;
-        if (width > 5120)
-            return MXEMU_ERR_UNSUPPORTED;
+        width += bitlen64((uint64_t)(c->instruction_k ? c->instruction_k : k) + 2) + 64;
+        if (width > (1 << 24)) /* not reached by valid descriptors: a sanity bound */
+            return MXEMU_ERR_ARG;
         x.limbs = (int32_t)(width / 64 + 4);
     }
     /* 6. codes in range (before anything is written) */
@@ -1668,8 +1682,9 @@ static int32_t run_model(const mxemu_accum_config *cfg, int64_t m, int64_t n, in
     }
     x.fast_ok = !c->has_product_format && c->product_exponent == MXEMU_ACC_PEXP_OPERANDS &&
                 c->alignment == MXEMU_ACC_ALIGN_MAX && c->dropped == MXEMU_ACC_DROPPED_TRUNCATE &&
-                c->carry_bits < 0 && c->k_split != MXEMU_ACC_KSPLIT_SCALE_BLOCKS;
-    x.fast_blocks = c->k_split == MXEMU_ACC_KSPLIT_SCALE_BLOCKS && !c->has_product_format;
+                c->carry_bits < 0 && c->k_split != MXEMU_ACC_KSPLIT_SCALE_BLOCKS && narrow;
+    x.fast_blocks = c->k_split == MXEMU_ACC_KSPLIT_SCALE_BLOCKS && !c->has_product_format &&
+                    narrow;
     x.m = m;
     x.n = n;
     x.k = k;
