@@ -165,6 +165,8 @@ def _rand_words(rand_bits, cfg: AccumConfig, lead: tuple):
             or rb.shape[:len(lead)] != lead
             or (rb.size and (int(rb.min()) < 0 or int(rb.max()) >= 1 << 32))):
         return None, "rand_bits not one or R uint32 words per output"
+    if rb.ndim == len(lead) + 1 and rb.shape[-1] == 0:  # the C ABI's R = 0 means one word
+        return None, "rand_bits with no words per output"
     return np.ascontiguousarray(rb, dtype=np.uint32), None
 
 

@@ -124,6 +124,8 @@ extern "C" {
 #define MXEMU_ERR_UNSUPPORTED (-6) /* a valid config the C kernel does not model     */
 #define MXEMU_ERR_VERSION (-7)     /* struct_size / version of a config mismatch    */
 #define MXEMU_ERR_ALLOC (-8)       /* out of memory                                 */
+#define MXEMU_ERR_RAND_SHORT (-9)  /* a stochastic rounding found its output's
+                                      sequence of random words used up           */
 
 /* ---------------------------------------------------------------------------
  * The format descriptor: a format is data.  Everything else (bit width, emin,

@@ -111,6 +111,7 @@ typedef struct scratch {
     term *pre;          /* the output's K products, formed first (product SR) */
     const uint32_t *rnd; /* stochastic rounding: this output's random words */
     int64_t rnd_left;   /* words left of a sequence; -1: one word, reused  */
+    int rnd_short;      /* a rounding found the sequence used up            */
 } scratch;
 
 /* The operands of one output: row i of A and row j of B (B transposed), as
@@ -161,13 +162,18 @@ static term reg_term(const dctx *x, const mx_fmt *f, uint32_t code, int flush)
  * --------------------------------------------------------------------- */
 MX_INLINE uint32_t signed_zero(const mx_fmt *f, int sign) { return sign ? f->sign_mask : 0u; }
 
-/* The next random word of the output's chain (stochastic rounding only). */
+/* The next random word of the output's chain (stochastic rounding only).
+ * How many a chain takes depends on the data (zero sums and specials round
+ * nothing), so a used-up sequence is found here, as the reference finds it:
+ * the output is finished with zeros and the call fails (MXEMU_ERR_RAND_SHORT). */
 MX_INLINE uint32_t next_rand(scratch *s)
 {
     if (s->rnd_left < 0)
         return *s->rnd;
-    if (s->rnd_left == 0) /* not reached: the call checks the sequence is long enough */
+    if (s->rnd_left == 0) {
+        s->rnd_short = 1;
         return 0;
+    }
     s->rnd_left--;
     return *s->rnd++;
 }
@@ -1124,13 +1130,15 @@ static int32_t run_rows(const dctx *x, int64_t r0, int64_t r1)
     else if (np)
         simd_rows(x, &s, r0, r1, acc, acca, lo, fl, fl + np + 8);
     else
-        for (int64_t i = r0; i < r1; i++)
+        for (int64_t i = r0; i < r1 && !s.rnd_short; i++)
             for (int64_t j = x->diag ? i : 0; j < (x->diag ? i + 1 : x->n); j++) {
                 const rows r = {x->as + i * x->k, x->bs + j * x->k,
                                 x->fa ? x->fa + i * x->k : NULL,
                                 x->fb ? x->fb + j * x->k : NULL};
                 dot_one(x, &s, i, j, &r);
             }
+    if (st == MXEMU_OK && s.rnd_short)
+        st = MXEMU_ERR_RAND_SHORT;
     free(s.prod);
     free(s.stepbuf);
     free(s.bsum);
@@ -1692,15 +1700,6 @@ static int32_t run_model(const mxemu_accum_config *cfg, int64_t m, int64_t n, in
     x.rand = any_sr ? rand_bits : NULL;
     x.rand_per = rand_per;
     x.pre_products = product_sr;
-    /* a sequence of words per output must cover the most roundings a chain can
-     * make: every product, and per instruction every step and the add of C */
-    if (x.rand && rand_per > 0 &&
-        rand_per < (product_sr ? k : 0) +
-                       x.n_instr * ((c->k_split == MXEMU_ACC_KSPLIT_SCALE_BLOCKS ? 1 : x.nsteps) +
-                                    (c->c_entry == MXEMU_ACC_C_AFTER))) {
-        free(lay);
-        return MXEMU_ERR_UNSUPPORTED;
-    }
     x.c_codes = c_codes;
     x.d = d_codes;
     x.flags = flags;
@@ -1766,6 +1765,11 @@ static int32_t run_model(const mxemu_accum_config *cfg, int64_t m, int64_t n, in
                     st = w[t].status;
             free(w);
         }
+    }
+    /* a failed run leaves nothing half computed behind: D and the flags all zero */
+    if (st != MXEMU_OK) {
+        memset(d_codes, 0, sizeof(uint32_t) * (size_t)n_out);
+        memset(flags, 0, (size_t)n_out);
     }
     free(plan_mem);
     free(as);
