@@ -8,19 +8,21 @@
  * multi-limb two's-complement accumulator) and rounds once through
  * mx_round_pack (round.c), the one rounding routine of the core.  Sums wider
  * than 63 bits reach mx_round_pack as their top 63 bits with the rest OR-ed
- * into the lowest bit (a sticky bit below every bit that routine looks at for
- * formats of at most 29 mantissa bits), which is exact for every mode.
+ * into the lowest bit.  That routine reads the M + 1 kept bits and the 32
+ * below them (stochastic rounding's widest word) and ORs the rest, so the
+ * sticky bit stays below all it reads while M + 1 + 32 < 63, M <= 29: every
+ * result format (IEEE-style floats, M <= 23) rounds exactly in every mode.
  *
  * The GEMM runs through the vectorised kernel of gemm_simd.c where it applies
  * (the outputs it cannot prove exact come back here, one by one).
  *
  * Not supported (MXEMU_ERR_UNSUPPORTED, decided before anything is computed):
- * a stochastic-rounding word sequence too short for every chain, alignment
- * PRODUCTS_THEN_C with F unbounded or a product sum wider than 62 bits,
- * SCALE_BLOCKS with frac_bits unbounded or > 60 or an alignment other than
- * MAX, carry_bits with an adder wider than 126 bits, result formats with more
- * than 29 mantissa bits, and exponent ranges that would need an accumulator
- * over 5120 bits.
+ * alignment PRODUCTS_THEN_C with F unbounded or a product sum wider than 62
+ * bits, SCALE_BLOCKS with frac_bits unbounded or > 60 or an alignment other
+ * than MAX, and operands whose significands (element times scale) multiply to
+ * more than 64 bits.  A stochastic-rounding sequence that runs out is found
+ * when a rounding needs the missing word (MXEMU_ERR_RAND_SHORT), as in the
+ * reference.
  */
 #include <math.h>
 #include <pthread.h>
