@@ -138,3 +138,104 @@ def test_fuzz_random_descriptors_and_enums_never_crash(lib):
         seen.add(st)
         assert st in (MXEMU_OK, ERR_FORMAT, ERR_ARG, ERR_NULL)
     assert MXEMU_OK in seen and ERR_FORMAT in seen
+
+
+ERR_RAND_SHORT = -9
+
+
+def test_gemm_ex_short_random_sequence_is_a_status(lib):
+    """mxemu_gemm_ex / mxemu_dot_batch_ex with R random words per output: as many as the
+    chains round with runs and matches the reference; one fewer returns MXEMU_ERR_RAND_SHORT
+    with D and the flags all zero (nothing half computed is left behind)."""
+    from emulator.numerics import AccumConfig, dot, gemm
+    ffi, c = lib
+    cfg = AccumConfig(rounding="sr", instruction_k=2, terms_per_step=1, sr_bits=8)
+    cc = capi.c_config(ffi, cfg)
+    fmt, fp32 = _fmt(ffi, E4M3), _fmt(ffi, emulator.formats.FP32)
+    rng = np.random.default_rng(12)
+    m, n, k = 3, 2, 5  # 3 instructions of 2 steps: 6 roundings when no sum is zero
+    a = rng.integers(0x30, 0x50, (m, k)).astype(np.uint32)  # positive normals: no zero sums
+    b = rng.integers(0x30, 0x50, (n, k)).astype(np.uint32)
+    for R, want_st in ((6, MXEMU_OK), (5, ERR_RAND_SHORT)):
+        rb = rng.integers(0, 2**32, (m, n, R), dtype=np.uint64).astype(np.uint32)
+        d = np.full((m, n), 0xABCD, np.uint32)
+        fl = np.full((m, n), 0x5A, np.uint8)
+        st = c.mxemu_gemm_ex(cc, m, n, k, fmt, _ptr(ffi, "uint32_t *", a), fmt,
+                             _ptr(ffi, "uint32_t *", b), ffi.NULL, ffi.NULL, 0, ffi.NULL, 0,
+                             fp32, ffi.NULL, _ptr(ffi, "uint32_t *", rb), R, 2,
+                             _ptr(ffi, "uint32_t *", d), _ptr(ffi, "uint8_t *", fl))
+        assert st == want_st, R
+        if st == MXEMU_OK:
+            want = gemm((a, E4M3), (b.T.copy(), E4M3), None, cfg, rand_bits=rb)
+            assert np.array_equal(d, want[0]) and np.array_equal(fl, want[1])
+        else:
+            with pytest.raises(ValueError, match=f"rand_bits has {R} values"):
+                gemm((a, E4M3), (b.T.copy(), E4M3), None, cfg, rand_bits=rb)
+            assert not d.any() and not fl.any()
+            assert b"random words" in ffi.string(c.mxemu_status_string(st))
+        # the batch of dots: row r of A with row r of B (the first n rows)
+        rbd = np.ascontiguousarray(rb[:n, 0, :])
+        d2, fl2 = np.full(n, 0xABCD, np.uint32), np.full(n, 0x5A, np.uint8)
+        st = c.mxemu_dot_batch_ex(cc, n, k, fmt, _ptr(ffi, "uint32_t *", a), fmt,
+                                  _ptr(ffi, "uint32_t *", b), ffi.NULL, ffi.NULL, 0, ffi.NULL,
+                                  0, fp32, ffi.NULL, _ptr(ffi, "uint32_t *", rbd), R, 1,
+                                  _ptr(ffi, "uint32_t *", d2), _ptr(ffi, "uint8_t *", fl2))
+        assert st == want_st, R
+        if st == MXEMU_OK:
+            for r in range(n):
+                assert (int(d2[r]), int(fl2[r])) == dot(a[r].tolist(), b[r].tolist(), E4M3,
+                                                        E4M3, None, None, 0, cfg,
+                                                        rand_bits=rbd[r].tolist())
+        else:
+            assert not d2.any() and not fl2.any()
+
+
+def _abi_gemm(ffi, c, cfg, a, af, b, bf, sf=None, sa=None, sb=None, blk=0):
+    """mxemu_gemm of A (m x k codes) and B transposed (n x k): (status, D, flags)."""
+    m, k = a.shape
+    n = b.shape[0]
+    d, fl = np.zeros((m, n), np.uint32), np.zeros((m, n), np.uint8)
+    a32, b32 = a.astype(np.uint32), b.astype(np.uint32)
+    st = c.mxemu_gemm(capi.c_config(ffi, cfg), m, n, k, _fmt(ffi, af), _ptr(ffi, "uint32_t *", a32),
+                      _fmt(ffi, bf), _ptr(ffi, "uint32_t *", b32),
+                      _fmt(ffi, sf) if sf else ffi.NULL, _ptr(ffi, "uint8_t *", sa), blk,
+                      _ptr(ffi, "uint8_t *", sb), blk, _fmt(ffi, cfg.register), ffi.NULL, 1,
+                      _ptr(ffi, "uint32_t *", d), _ptr(ffi, "uint8_t *", fl))
+    return st, d, fl
+
+
+def test_extreme_configs_through_the_abi(lib):
+    """Wide wrap-around adders, exponent ranges of the extreme biases (sums thousands of bits
+    wide), an anchor 2^20 below everything with F = 2^16: status OK and the reference's bits
+    and flags (CI runs this file against the sanitizer build too)."""
+    from emulator.formats import FP32, Format
+    from emulator.mxtensor import MXTensor
+    from emulator.numerics import AccumConfig, gemm
+    ffi, c = lib
+    rng = np.random.default_rng(13)
+    low, high = Format.custom(8, 3, bias=-768), Format.custom(8, 2, bias=1023)
+    fp32 = rng.integers(0, 1 << 32, (3, 6), dtype=np.uint64).astype(np.uint32)
+    fp32[(fp32 & 0x7F800000) == 0x7F800000] = 0x3F800000
+    cases = [(AccumConfig(frac_bits=f, carry_bits=cb), fp32, FP32)
+             for f, cb in ((100, 0), (124, 1), (150, 3), (200, 60))]
+    cases += [(AccumConfig(alignment="anchor", anchor_exp=-(1 << 20), frac_bits=1 << 16),
+               fp32, FP32)]
+    for f in (low, high):
+        codes = rng.integers(0, f.num_codes, (3, 6))
+        cases += [(AccumConfig(), codes, f), (AccumConfig(output_format=f), codes, f),
+                  (AccumConfig(frac_bits=2000, alignment="anchor", anchor_exp=-2100), codes, f)]
+    for cfg, codes, f in cases:
+        st, d, fl = _abi_gemm(ffi, c, cfg, codes[:2], f, codes[2:], f)
+        want = gemm((codes[:2], f), (codes[2:].T.copy(), f), None, cfg)
+        assert st == MXEMU_OK and np.array_equal(d, want[0]) and np.array_equal(fl, want[1]), \
+            cfg.describe()
+    # block-scaled extreme-bias operands, UE4M3 scales on both sides
+    codes = rng.integers(0, low.num_codes, (3, 4))
+    sc = np.array([[0x7E, 0x01], [0x55, 0x7D], [0x3A, 0x40]], np.uint8)
+    cfg = AccumConfig(output_format=high)
+    st, d, fl = _abi_gemm(ffi, c, cfg, codes[:2], low, codes[2:], low, UE4M3, sc[:2].copy(),
+                          sc[2:].copy(), 2)
+    A = MXTensor(codes[:2], sc[:2], low, UE4M3, 2, 1, (2, 4))
+    B = MXTensor(codes[2:].T.copy(), sc[2:].T.copy(), low, UE4M3, 2, 0, (4, 1))
+    want = gemm(A, B, None, cfg)
+    assert st == MXEMU_OK and np.array_equal(d, want[0]) and np.array_equal(fl, want[1])

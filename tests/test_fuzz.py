@@ -23,7 +23,7 @@ import capi
 
 
 # Every status the ABI defines: MXEMU_OK, the quantize policy statuses, MXEMU_ERR_*.
-STATUSES = {0, 1, 2, 3, -1, -2, -3, -4, -5, -6, -7, -8}
+STATUSES = {0, 1, 2, 3, -1, -2, -3, -4, -5, -6, -7, -8, -9}
 FUZZ = settings(max_examples=300, deadline=None, print_blob=True, derandomize=True)
 
 # The int32 fields of mxemu_accum_config after struct_size and version, and its formats.

@@ -20,7 +20,8 @@ import emulator
 from hypothesis import assume, given, settings, strategies as st
 
 import test_numerics_fast as TF
-from emulator.formats import BF16, E4M3, E8M0, FP16, FP32, Format
+from emulator.formats import BF16, E4M3, E8M0, FP16, FP32, UE4M3, Format
+from emulator.mxtensor import MXTensor
 from emulator.numerics import AccumConfig, get_preset, gemm, preset_names
 from emulator.numerics import hwdata as H
 from emulator.numerics import native as NV
@@ -325,9 +326,9 @@ def test_unsupported_config_falls_back_with_a_warning():
 
 
 def test_stochastic_rounding_in_c():
-    """SR runs in C with one word per output or a sequence per output; a sequence shorter than
-    the longest chain (the C side cannot know in advance how many the data will use) and a
-    missing rand_bits go to the numpy path, which raises exactly where the reference does."""
+    """SR runs in C with one word per output or a sequence per output; a sequence that runs
+    out raises the reference's ValueError from C (no fallback); a missing rand_bits goes to
+    the numpy path, which raises exactly where the reference does."""
     A, B, _ = _small()
     cfg = AccumConfig(rounding="sr", instruction_k=1, sr_bits=5)
     m, n = A[0].shape[0], B[0].shape[1]
@@ -338,9 +339,11 @@ def test_stochastic_rounding_in_c():
         want = gemm(A, B, None, cfg, rand_bits=rb)
         assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
     short = rng.integers(0, 2**32, (m, n, 1))
-    with pytest.warns(NativeFallbackWarning, match="unsupported"):
-        with pytest.raises(ValueError, match="needs more"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NativeFallbackWarning)
+        with pytest.raises(ValueError, match="rand_bits has 1 values but the chain needs more"):
             gemm_native(A, B, None, cfg, rand_bits=short)
+    assert gemm_native(A, B, None, cfg, rand_bits=short[:, :, [0, 0]])[0].shape == (m, n)
     with pytest.warns(NativeFallbackWarning, match="without rand_bits"):
         with pytest.raises(ValueError, match="rand_bits is required"):
             gemm_native(A, B, None, cfg)
@@ -543,3 +546,268 @@ def test_vectorised_kernel_random_configs(data):
     for part in (0, 1):
         bad = np.argwhere(got[part] != want[part])
         assert bad.size == 0, f"first difference at {bad[0].tolist()}: {cfg.describe()}"
+
+
+# ---------------------------------------------------------------------------------------
+# Knobs at their extremes, all in C: wide wrap-around adders, the widest result formats,
+# exponent ranges of the most extreme biases, short stochastic-rounding sequences
+# ---------------------------------------------------------------------------------------
+# Custom formats at the ends of the bias range: values up to 2^1023 and down to 2^-1045
+LOW_BIAS = [Format.custom(8, 3, bias=-768), Format.custom(8, 1, bias=-768)]
+HIGH_BIAS = [Format.custom(8, 2, bias=1023), Format.custom(8, 4, bias=1000)]
+
+
+def _valid_codes(fmt, shape):
+    """TF.codes_st's codes (specials included), folded into fmt's code range (its special
+    codes assume a positive bias)."""
+    return TF.codes_st(fmt, shape).map(
+        lambda c: (c.astype(np.int64) % fmt.num_codes).astype(fmt.code_dtype))
+
+
+def _assert_native(A, B, C, cfg, c_fmt=None, rand_bits=None):
+    """check_native, and the C kernel (not the numpy fallback) answered."""
+    assert NV.native_supported(cfg), cfg.describe()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NativeFallbackWarning)
+        assert check_native(A, B, C, cfg, c_fmt, rand_bits) == "native"
+
+
+@given(data=st.data())
+@nsettings(60)
+def test_wide_carry_adders_match_reference(data):
+    """carry_bits with F = 100 .. 200: adders of 102 .. ~300 bits wrap as two's-complement
+    registers (the 128-bit and the multi-limb sums), every alignment and dropped policy."""
+    ch = lambda *v: data.draw(st.sampled_from(v))  # noqa: E731
+    frac = data.draw(st.integers(100, 200))
+    kw = dict(frac_bits=frac, carry_bits=data.draw(st.sampled_from([0, 1, 2, 5, 30, 100])),
+              alignment=ch("max", "anchor"), dropped=ch("truncate", "floor", "sticky", "nearest"),
+              instruction_k=ch(None, 4, 16), align_floor=ch(None, -126),
+              c_entry=ch("inside", "after"), rounding=ch("rne", "rtz", "rup", "rdn", "rto"))
+    if kw["alignment"] == "anchor":
+        kw["anchor_exp"] = data.draw(st.integers(-150, 150))
+    cfg = AccumConfig(**kw)
+    m, n, k = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3)), ch(4, 16, 33)
+    fmt = ch(FP32, FP16, BF16, E4M3)
+    A, B = data.draw(TF.plain_pair(m, n, k, fa=fmt, fb=fmt))
+    C, c_fmt, _ = data.draw(TF.extras(cfg, m, n))
+    _assert_native(A, B, C, cfg, c_fmt)
+
+
+def test_wide_carry_adder_wraps():
+    """The wrap itself: 1 + 1 with F = 150 and no carry bit (a 152-bit adder) wraps to -2,
+    rounded exactly; one carry bit holds 2."""
+    A = (np.array([[0x3F800000, 0x3F800000]], np.uint32), FP32)
+    B = (np.array([[0x3F800000], [0x3F800000]], np.uint32), FP32)
+    for carry, want in ((0, 0xC0000000), (1, 0x40000000)):
+        cfg = AccumConfig(frac_bits=150, carry_bits=carry)
+        _assert_native(A, B, None, cfg)
+        assert int(gemm_native(A, B, None, cfg)[0][0, 0]) == want
+
+
+def test_int_result_formats_are_rejected_alike():
+    """Result formats are IEEE-style floats (at most 23 mantissa bits, all of which C rounds
+    exactly): int formats of 28 .. 30 fraction bits are rejected by AccumConfig and by the C
+    ABI (MXEMU_ERR_FORMAT), never reported as unsupported."""
+    import capi
+    ffi, lib = capi.load()
+    e4 = ffi.new("mxemu_format *", list(E4M3.params))
+    fp32 = ffi.new("mxemu_format *", list(FP32.params))
+    codes = np.zeros(4, np.uint32)
+    cp = ffi.cast("uint32_t *", codes.ctypes.data)
+    out, fl = ffi.new("uint32_t *"), ffi.new("uint8_t *")
+    for man in (28, 29, 30):
+        f = Format(f"int{man + 2}", "int", 0, man, specials="finite")
+        for name in ("output_format", "register_format", "step_format", "product_format"):
+            with pytest.raises(ValueError, match=name):
+                AccumConfig(**{name: f})
+            c = capi.c_config(ffi, AccumConfig())
+            setattr(c, name, list(f.params))
+            c.has_step_format = int(name == "step_format")
+            c.has_product_format = int(name == "product_format")
+            assert lib.mxemu_dot(c, 4, e4, cp, e4, cp, ffi.NULL, ffi.NULL, 0, ffi.NULL, 0, fp32,
+                                 0, out, fl) == -2, (man, name)
+
+
+@given(data=st.data())
+@nsettings(60)
+def test_widest_result_formats_match_reference(data):
+    """Result formats of 20 .. 23 mantissa bits and 1 .. 8 exponent bits as output, register,
+    step and product formats, stochastic rounding reading all 32 random bits: the wide sums
+    reach round_pack as 63 bits with a sticky bit, exact up to 29 mantissa bits."""
+    ch = lambda *v: data.draw(st.sampled_from(v))  # noqa: E731
+    man = data.draw(st.integers(20, 23))
+    out = Format.custom(data.draw(st.integers(2, 8)), man)
+    wider = Format.custom(8, 23, bias=data.draw(st.sampled_from([127, 300, 1000])))
+    kw = dict(output_format=out, frac_bits=ch(None, 40, 90, 200), rounding=ch(*TF.MODES),
+              sr_bits=ch(32, 31), instruction_k=ch(None, 2, 8), terms_per_step=ch(None, 2),
+              c_entry=ch("inside", "after"), step_format=ch(None, out, wider),
+              product_format=ch(None, out, wider), product_rounding=ch("rne", "rtz", "rto"))
+    if kw["terms_per_step"] and not kw["instruction_k"]:
+        kw["terms_per_step"] = None
+    try:
+        cfg = AccumConfig(**kw, register_format=ch(None, wider))
+    except ValueError:  # the register must hold every output value
+        cfg = AccumConfig(**kw)
+    m, n, k = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3)), ch(2, 8, 16)
+    A, B = data.draw(TF.plain_pair(m, n, k, fa=ch(FP32, BF16, FP16)))
+    C, c_fmt, rb = data.draw(TF.extras(cfg, m, n))
+    _assert_native(A, B, C, cfg, c_fmt, rb)
+
+
+@given(data=st.data())
+@nsettings(60)
+def test_extreme_bias_formats_match_reference(data):
+    """Custom formats with bias -768 (values up to 2^1023) and 1023 (down to 2^-1045) as
+    operands (block-scaled and plain, with specials) and as results: exact sums thousands of
+    bits wide, anchors and floors far away."""
+    ch = lambda *v: data.draw(st.sampled_from(v))  # noqa: E731
+    fa, fb = ch(*LOW_BIAS, *HIGH_BIAS, FP32), ch(*LOW_BIAS, *HIGH_BIAS, E4M3)
+    out = ch(FP32, *LOW_BIAS[:1], *HIGH_BIAS)
+    kw = dict(output_format=out, frac_bits=ch(None, None, 24, 300, 2000),
+              rounding=ch(*TF.MODES), instruction_k=ch(None, 4), align_floor=ch(None, -126, -3000),
+              step_format=ch(None, *LOW_BIAS[:1], *HIGH_BIAS[:1]),
+              product_format=ch(None, None, *LOW_BIAS[:1], *HIGH_BIAS[:1]),
+              dropped=ch("truncate", "nearest"), c_entry=ch("inside", "after"),
+              overflow=ch("inf", "saturate"))
+    if ch(False, True) and kw["frac_bits"] is not None:
+        kw.update(alignment="anchor", anchor_exp=ch(-2500, -900, 0, 900, 2500))
+    cfg = AccumConfig(**kw)
+    m, n = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
+    k = ch(2, 8, 16)
+    ac, bc = data.draw(_valid_codes(fa, (m, k))), data.draw(_valid_codes(fb, (k, n)))
+    if ch(False, True):
+        sf, bs = ch(E8M0, UE4M3), ch(*[b for b in (1, 2, 8) if k % b == 0])
+        A = MXTensor(ac, data.draw(TF.scales_st(sf, (m, k // bs))), fa, sf, bs, 1, (m, k))
+        B = MXTensor(bc, data.draw(TF.scales_st(sf, (k // bs, n))), fb, sf, bs, 0, (k, n))
+    else:
+        A, B = (ac, fa), (bc, fb)
+    c_fmt = ch(None, FP32, *HIGH_BIAS[:1], *LOW_BIAS[:1])
+    C = data.draw(st.none() | _valid_codes(c_fmt or cfg.register, (m, n)))
+    rb = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1))).integers(0, 2**32, (m, n))
+    _assert_native(A, B, C, cfg, c_fmt, rb)
+
+
+def test_capacity_reaches_every_valid_config():
+    """The widest valid sums: an anchor 2^20 below everything with F = 2^16 (about 2^20 bits
+    per step), and products of the extreme-bias formats with both scales."""
+    A = (np.array([[0x7F7FFFFF, 0x00000001]], np.uint32), FP32)
+    B = (np.array([[0x7F7FFFFF], [0x00000001]], np.uint32), FP32)
+    cfg = AccumConfig(alignment="anchor", anchor_exp=-(1 << 20), frac_bits=1 << 16)
+    _assert_native(A, B, None, cfg)
+    f = LOW_BIAS[0]
+    a = np.array([[f.max_code, 1, f.max_code | (1 << (f.bits - 1))]])
+    _assert_native((a, f), (a.T.copy(), f), None, AccumConfig(output_format=HIGH_BIAS[0]))
+
+
+def _chain_bound(cfg, k):
+    """More words than any chain of cfg over K can round with (each instruction: a step per
+    product at most, and the add of C)."""
+    ik = cfg.instruction_k or max(k, 1)
+    return -(-max(k, 1) // ik) * (ik + 1) + 1
+
+
+def _words_needed(run, bound):
+    """The fewest words per output with which run(R) does not raise (bisection)."""
+    run(bound)  # enough: raises otherwise
+    lo, hi = 0, bound
+    while lo < hi:
+        mid = (lo + hi) // 2
+        try:
+            run(mid)
+            hi = mid
+        except ValueError:
+            lo = mid + 1
+    return lo
+
+
+def _sr_config(data):
+    cfg = data.draw(TF.random_config())
+    sr = dict(rounding="sr")
+    if data.draw(st.booleans()):
+        sr["step_rounding"] = "sr"
+    cfg = cfg.replace(**sr)
+    assume(NV.native_supported(cfg))
+    return cfg
+
+
+@given(data=st.data())
+@nsettings(40)
+def test_short_sr_sequences_gemm(data):
+    """R words per output, R exactly what the longest chain uses: C matches the reference;
+    one word fewer: C raises the reference's ValueError (the C status MXEMU_ERR_RAND_SHORT),
+    not the numpy fallback."""
+    cfg = _sr_config(data)
+    m, n = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
+    k = data.draw(st.sampled_from([1, 2, 4, 8, 17]))
+    if cfg.k_split == "scale_blocks" and cfg.block_terms is None:
+        cfg = cfg.replace(block_terms=4)
+    A, B = data.draw(TF.plain_pair(m, n, k))
+    C = data.draw(st.none() | TF.codes_st(cfg.register, (m, n)))
+    bound = _chain_bound(cfg, k)
+    words = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1))).integers(
+        0, 2**32, (m, n, bound))
+    need = _words_needed(lambda r: gemm(A, B, C, cfg, rand_bits=words[:, :, :r]), bound)
+    if need:
+        _assert_native(A, B, C, cfg, rand_bits=words[:, :, :need])
+    if need > 1:  # R = 0 is no sequence for the C ABI: the numpy path takes it
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", NativeFallbackWarning)
+            with pytest.raises(ValueError) as info:
+                gemm_native(A, B, C, cfg, rand_bits=words[:, :, :need - 1])
+        assert str(info.value) == f"rand_bits has {need - 1} values but the chain needs more"
+
+
+@given(data=st.data())
+@nsettings(40)
+def test_short_sr_sequences_dot_batch(data):
+    """The same for dot_batch on the native backend: the row needing the most words decides."""
+    from emulator import _backend
+    from emulator.numerics import dot, dot_batch
+    cfg = _sr_config(data)
+    p, k = data.draw(st.integers(1, 5)), data.draw(st.sampled_from([1, 2, 4, 8, 16]))
+    if cfg.k_split == "scale_blocks" and cfg.block_terms is None:
+        cfg = cfg.replace(block_terms=2)
+    fa = data.draw(st.sampled_from(TF.MX_ELEMS + [FP16, BF16]))
+    a, b = data.draw(TF.codes_st(fa, (p, k))), data.draw(TF.codes_st(fa, (p, k)))
+    c = data.draw(TF.codes_st(cfg.register, (p,)))
+    bound = _chain_bound(cfg, k)
+    words = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1))).integers(
+        0, 2**32, (p, bound))
+
+    def ref(r):
+        return [dot(a[i].tolist(), b[i].tolist(), fa, fa, None, None, int(c[i]), cfg,
+                    rand_bits=words[i, :r].tolist()) for i in range(p)]
+    need = _words_needed(ref, bound)
+    if need:
+        NV._state["last"] = None
+        with _backend.using("native"):
+            got = dot_batch(a, b, fa, fa, None, None, c, cfg, rand_bits=words[:, :need])
+        assert NV.last_backend() == "native"
+        assert [(int(d), int(f)) for d, f in zip(*got)] == ref(need)
+    if need > 1:
+        with pytest.raises(ValueError) as info:
+            NV.dot_batch_native(a, b, fa, fa, None, None, c, cfg.register, cfg, E8M0,
+                                cfg.block_terms or k, rand_bits=words[:, :need - 1])
+        assert str(info.value) == f"rand_bits has {need - 1} values but the chain needs more"
+        with _backend.using("native"), pytest.raises(ValueError, match="needs more"):
+            dot_batch(a, b, fa, fa, None, None, c, cfg, rand_bits=words[:, :need - 1])
+
+
+def test_wide_operand_significands():
+    """An int operand of 30 fraction bits times a UE4M3 scale (35-bit significands): the
+    C kernel keeps them out of its 32-bit fast step and matches the reference; with both
+    sides scaled (a 70-bit product) it declines and gemm_native falls back."""
+    i30 = Format("int32", "int", 0, 30, specials="finite")
+    rng = np.random.default_rng(8)
+    ac = rng.integers(0, i30.num_codes, (2, 4))
+    bc = rng.integers(0, E4M3.num_codes, (4, 3))
+    A = MXTensor(ac, np.array([[0x7D, 0x3A], [0x11, 0x7E]]), i30, UE4M3, 2, 1, (2, 4))
+    for cfg in (AccumConfig(), AccumConfig(frac_bits=20)):
+        _assert_native(A, (bc, E4M3), None, cfg)
+    B = MXTensor(rng.integers(0, i30.num_codes, (4, 3)), np.full((2, 3), 0x7E), i30, UE4M3,
+                 2, 0, (4, 3))
+    with pytest.warns(NativeFallbackWarning, match="unsupported"):
+        got = gemm_native(A, B, None, AccumConfig())
+    assert NV.last_backend() == "fast"
+    want = gemm(A, B, None, AccumConfig())
+    assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])

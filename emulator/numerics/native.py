@@ -5,9 +5,9 @@ exactly what `reference.gemm` does (D bits in the config's register format, flag
 bit. The C kernel splits output rows across `threads` POSIX threads (None: the environment
 variable MXEMU_THREADS, else every core); the result does not depend on the thread count.
 
-Configs the C kernel does not model (stochastic rounding, alignment='products_then_c',
-'scale_blocks' with frac_bits None or > 60 or a non-'max' alignment, very wide carry adders,
-result formats over 29 mantissa bits) and a missing native module fall back to
+Configs the C kernel does not model (alignment='products_then_c', 'scale_blocks' with
+frac_bits None or > 60 or a non-'max' alignment, exponents or widths beyond the C config's
+int ranges) and a missing native module fall back to
 `emulator.numerics.fast.gemm_fast`, with a `NativeFallbackWarning` saying why;
 `native_supported(config)` tells beforehand, and `last_backend()` which path ran last.
 """
@@ -63,12 +63,6 @@ def _why_unsupported(cfg: AccumConfig):
     if cfg.k_split == "scale_blocks" and (cfg.frac_bits is None or cfg.frac_bits > 60
                                           or cfg.alignment != "max"):
         return "k_split='scale_blocks' with frac_bits None or > 60 or alignment != 'max'"
-    if cfg.carry_bits is not None and cfg.frac_bits + cfg.carry_bits + 2 > 126:
-        return "an adder of frac_bits + carry_bits + 2 > 126 bits"
-    for name in ("output_format", "register_format", "step_format", "product_format"):
-        f = getattr(cfg, name)
-        if f is not None and f.man_bits > 29:
-            return f"{name} with more than 29 mantissa bits"
     for name in ("anchor_exp", "align_floor"):
         v = getattr(cfg, name)
         if v is not None and abs(v) > _I32:
@@ -171,6 +165,8 @@ def _rand_words(rand_bits, cfg: AccumConfig, lead: tuple):
             or rb.shape[:len(lead)] != lead
             or (rb.size and (int(rb.min()) < 0 or int(rb.max()) >= 1 << 32))):
         return None, "rand_bits not one or R uint32 words per output"
+    if rb.ndim == len(lead) + 1 and rb.shape[-1] == 0:  # the C ABI's R = 0 means one word
+        return None, "rand_bits with no words per output"
     return np.ascontiguousarray(rb, dtype=np.uint32), None
 
 

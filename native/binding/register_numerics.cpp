@@ -148,13 +148,20 @@ void rand_words(Operands &o, const py::object &r_o, const std::vector<int64_t> &
     for (int d = 0; d < nd; d++)
         if (r.shape(d) != outs[d])
             value_error("rand_bits: its leading shape must be the outputs' shape");
+    if (r.ndim() == nd + 1 && r.shape(nd) == 0)
+        value_error("rand_bits: R words per output needs R >= 1");
     o.rand_per = r.ndim() == nd + 1 ? r.shape(nd) : 0;
     o.rnd = r;
     o.rp = o.rnd.data();
 }
 
-void check_status(int32_t st, const char *what)
+// rand_per: the words per output of a sequence (MXEMU_ERR_RAND_SHORT raises the
+// reference's ValueError, _Rand in emulator/numerics/reference.py).
+void check_status(int32_t st, const char *what, int64_t rand_per)
 {
+    if (st == MXEMU_ERR_RAND_SHORT)
+        value_error("rand_bits has " + std::to_string(rand_per) +
+                    " values but the chain needs more");
     if (st == MXEMU_ERR_UNSUPPORTED)
         throw py::type_error("unsupported: " + std::string(mxemu_status_string(st)));
     if (st == MXEMU_ERR_CODE_RANGE)
@@ -190,7 +197,7 @@ py::tuple gemm(const py::dict &cfg_d, const py::object &a_fmt_o, const py::objec
                            static_cast<int32_t>(b_block), &o.c_fmt, o.cp, o.rp, o.rand_per,
                            static_cast<int32_t>(threads), dp, fp);
     }
-    check_status(st, "gemm");
+    check_status(st, "gemm", o.rand_per);
     return py::make_tuple(d, fl);
 }
 
@@ -225,7 +232,7 @@ py::tuple dot_batch(const py::dict &cfg_d, const py::object &a_fmt_o, const py::
                                 static_cast<int32_t>(b_block), &o.c_fmt, o.cp, o.rp,
                                 o.rand_per, static_cast<int32_t>(threads), dp, fp);
     }
-    check_status(st, "dot_batch");
+    check_status(st, "dot_batch", o.rand_per);
     return py::make_tuple(d, fl);
 }
 

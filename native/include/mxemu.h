@@ -124,6 +124,8 @@ extern "C" {
 #define MXEMU_ERR_UNSUPPORTED (-6) /* a valid config the C kernel does not model     */
 #define MXEMU_ERR_VERSION (-7)     /* struct_size / version of a config mismatch    */
 #define MXEMU_ERR_ALLOC (-8)       /* out of memory                                 */
+#define MXEMU_ERR_RAND_SHORT (-9)  /* a stochastic rounding found its output's
+                                      sequence of random words used up           */
 
 /* ---------------------------------------------------------------------------
  * The format descriptor: a format is data.  Everything else (bit width, emin,
@@ -373,11 +375,13 @@ typedef struct mxemu_accum_config {
  * PRODUCTS_THEN_C with frac_bits -1 or frac_bits + 6 + log2(instruction_k + 1)
  * > 62 (or frac_bits + carry_bits + 2 > 62), SCALE_BLOCKS with frac_bits -1 or
  * > 60 or alignment other
- * than MAX, an adder of frac_bits + carry_bits + 2 > 126 bits, a result
- * format with more than 29 mantissa bits, or exponent ranges needing an
- * accumulator over 5120 bits; MXEMU_ERR_NULL for a stochastic rounding
+ * than MAX, or operand significands (element times block scale) whose product
+ * exceeds 64 bits (an int element of 30 fraction bits scaled by UE4M3 on both
+ * sides); MXEMU_ERR_NULL for a stochastic rounding
  * (MXEMU_SR anywhere in the config): its random words come through
- * mxemu_gemm_ex; or another negative MXEMU_ERR_*. */
+ * mxemu_gemm_ex; or another negative MXEMU_ERR_*.  Argument errors write
+ * nothing; an error found while computing (MXEMU_ERR_ALLOC,
+ * MXEMU_ERR_RAND_SHORT) leaves every d_codes and flags entry 0. */
 MXEMU_API int32_t mxemu_gemm(const mxemu_accum_config *cfg, int64_t m, int64_t n, int64_t k,
                              const mxemu_format *a_fmt, const uint32_t *a_codes,
                              const mxemu_format *b_fmt, const uint32_t *b_codes,
@@ -392,10 +396,11 @@ MXEMU_API int32_t mxemu_gemm(const mxemu_accum_config *cfg, int64_t m, int64_t n
  * rand_per_output words per output (m x n x rand_per_output), consumed in
  * order by the chain's SR roundings: every product's (K order, with an SR
  * product_rounding), then each instruction's steps and its add of C
- * (emulator.numerics.reference, _Rand).  A sequence shorter than the most
- * roundings a chain can make (K if products round by SR, plus per
- * instruction its steps and, with C after, one) returns
- * MXEMU_ERR_UNSUPPORTED.  rand_bits may be NULL when no rounding is SR. */
+ * (emulator.numerics.reference, _Rand).  How many words a chain takes
+ * depends on the data (a zero sum or a special rounds nothing); when a
+ * rounding finds its output's sequence used up, the call returns
+ * MXEMU_ERR_RAND_SHORT with every d_codes and flags entry 0.  rand_bits may
+ * be NULL when no rounding is SR. */
 MXEMU_API int32_t mxemu_gemm_ex(const mxemu_accum_config *cfg, int64_t m, int64_t n, int64_t k,
                                 const mxemu_format *a_fmt, const uint32_t *a_codes,
                                 const mxemu_format *b_fmt, const uint32_t *b_codes,

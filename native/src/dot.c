@@ -8,19 +8,21 @@
  * multi-limb two's-complement accumulator) and rounds once through
  * mx_round_pack (round.c), the one rounding routine of the core.  Sums wider
  * than 63 bits reach mx_round_pack as their top 63 bits with the rest OR-ed
- * into the lowest bit (a sticky bit below every bit that routine looks at for
- * formats of at most 29 mantissa bits), which is exact for every mode.
+ * into the lowest bit.  That routine reads the M + 1 kept bits and the 32
+ * below them (stochastic rounding's widest word) and ORs the rest, so the
+ * sticky bit stays below all it reads while M + 1 + 32 < 63, M <= 29: every
+ * result format (IEEE-style floats, M <= 23) rounds exactly in every mode.
  *
  * The GEMM runs through the vectorised kernel of gemm_simd.c where it applies
  * (the outputs it cannot prove exact come back here, one by one).
  *
  * Not supported (MXEMU_ERR_UNSUPPORTED, decided before anything is computed):
- * a stochastic-rounding word sequence too short for every chain, alignment
- * PRODUCTS_THEN_C with F unbounded or a product sum wider than 62 bits,
- * SCALE_BLOCKS with frac_bits unbounded or > 60 or an alignment other than
- * MAX, carry_bits with an adder wider than 126 bits, result formats with more
- * than 29 mantissa bits, and exponent ranges that would need an accumulator
- * over 5120 bits.
+ * alignment PRODUCTS_THEN_C with F unbounded or a product sum wider than 62
+ * bits, SCALE_BLOCKS with frac_bits unbounded or > 60 or an alignment other
+ * than MAX, and operands whose significands (element times scale) multiply to
+ * more than 64 bits.  A stochastic-rounding sequence that runs out is found
+ * when a rounding needs the missing word (MXEMU_ERR_RAND_SHORT), as in the
+ * reference.
  */
 #include <math.h>
 #include <pthread.h>
@@ -111,6 +113,7 @@ typedef struct scratch {
     term *pre;          /* the output's K products, formed first (product SR) */
     const uint32_t *rnd; /* stochastic rounding: this output's random words */
     int64_t rnd_left;   /* words left of a sequence; -1: one word, reused  */
+    int rnd_short;      /* a rounding found the sequence used up            */
 } scratch;
 
 /* The operands of one output: row i of A and row j of B (B transposed), as
@@ -161,13 +164,18 @@ static term reg_term(const dctx *x, const mx_fmt *f, uint32_t code, int flush)
  * --------------------------------------------------------------------- */
 MX_INLINE uint32_t signed_zero(const mx_fmt *f, int sign) { return sign ? f->sign_mask : 0u; }
 
-/* The next random word of the output's chain (stochastic rounding only). */
+/* The next random word of the output's chain (stochastic rounding only).
+ * How many a chain takes depends on the data (zero sums and specials round
+ * nothing), so a used-up sequence is found here, as the reference finds it:
+ * the output is finished with zeros and the call fails (MXEMU_ERR_RAND_SHORT). */
 MX_INLINE uint32_t next_rand(scratch *s)
 {
     if (s->rnd_left < 0)
         return *s->rnd;
-    if (s->rnd_left == 0) /* not reached: the call checks the sequence is long enough */
+    if (s->rnd_left == 0) {
+        s->rnd_short = 1;
         return 0;
+    }
     s->rnd_left--;
     return *s->rnd++;
 }
@@ -229,6 +237,24 @@ static void big_add(uint64_t *l, int nl, uint64_t v, int32_t shift, int neg)
             borrow = (uint64_t)(s >> 64) ? 1u : 0u;
         }
     }
+}
+
+/* The adder of w bits (carry_bits): the exact two's-complement sum in nl
+ * limbs wraps to its low w bits, sign-extended from bit w - 1 (reference:
+ * (total + 2^(w-1)) mod 2^w - 2^(w-1)).  The nl limbs hold the exact sum with
+ * a spare sign limb, so an adder at least as wide as they are never wraps. */
+static void big_wrap(uint64_t *l, int nl, int64_t w)
+{
+    if (w >= (int64_t)nl * 64)
+        return;
+    const int li = (int)((w - 1) >> 6), bo = (int)((w - 1) & 63);
+    const uint64_t ext = ((l[li] >> bo) & 1u) ? ~0ull : 0ull;
+    if (bo < 63) {
+        const uint64_t keep = (2ull << bo) - 1u;
+        l[li] = (l[li] & keep) | (ext & ~keep);
+    }
+    for (int i = li + 1; i < nl; i++)
+        l[i] = ext;
 }
 
 /* The top 63 bits of a magnitude of bit length L (> 63) held in nl limbs,
@@ -338,8 +364,9 @@ static void sum_terms(const dctx *x, scratch *s, const term *t, int nt, int32_t 
             dt_i128 v = (dt_i128)((dt_u128)mag << sh);
             tot += t[i].sign ? -v : v;
         }
-        if (carry) {
-            const int w = pol->F + 1 + pol->carry + 1;
+        /* |tot| < 2^125 here: an adder of 127 bits or more never wraps it */
+        const int64_t w = carry ? (int64_t)pol->F + 1 + pol->carry + 1 : 128;
+        if (w < 127) {
             const dt_u128 modm = ((dt_u128)1 << w) - 1u;
             const dt_u128 half = (dt_u128)1 << (w - 1);
             tot = (dt_i128)((((dt_u128)tot + half) & modm)) - (dt_i128)half;
@@ -376,21 +403,8 @@ static void sum_terms(const dctx *x, scratch *s, const term *t, int nt, int32_t 
         big_add(l, nl, mag, sh, t[i].sign);
     }
     o->inexact = lost;
-    if (carry) { /* w <= 126: the low 128 bits decide the wrapped value */
-        dt_u128 lo = ((dt_u128)l[1] << 64) | l[0];
-        const int w = pol->F + 1 + pol->carry + 1;
-        const dt_u128 modm = ((dt_u128)1 << w) - 1u;
-        const dt_u128 half = (dt_u128)1 << (w - 1);
-        dt_i128 tot = (dt_i128)(((lo + half) & modm)) - (dt_i128)half;
-        memset(l, 0, sizeof(uint64_t) * (size_t)nl);
-        if (tot < 0) {
-            big_add(l, nl, (uint64_t)(((dt_u128)0 - (dt_u128)tot)), 0, 1);
-            big_add(l, nl, (uint64_t)(((dt_u128)0 - (dt_u128)tot) >> 64), 64, 1);
-        } else {
-            big_add(l, nl, (uint64_t)tot, 0, 0);
-            big_add(l, nl, (uint64_t)((dt_u128)tot >> 64), 64, 0);
-        }
-    }
+    if (carry)
+        big_wrap(l, nl, (int64_t)pol->F + 1 + pol->carry + 1);
     int neg = (l[nl - 1] >> 63) != 0;
     if (neg) { /* negate in place */
         uint64_t c = 1;
@@ -964,6 +978,8 @@ static void decode_row(const dctx *x, int b_side, int64_t r, side *out, fside *f
 
 static int fmt_top(const mx_fmt *f) { return f->is_int ? f->bits - 1 - f->man_bits : f->emax + 1; }
 static int fmt_lsb(const mx_fmt *f) { return f->is_int ? -f->man_bits : f->emin - f->man_bits; }
+/* The most bits a significand of f takes (an int's magnitude reaches 2^(man_bits + 1)). */
+static int fmt_sig_bits(const mx_fmt *f) { return f->man_bits + (f->is_int ? 2 : 1); }
 
 /* ------------------------------------------------------------------------
  * Threads: fn(jobs + t * size) for t < nth, on nth - 1 POSIX threads and
@@ -1116,13 +1132,15 @@ static int32_t run_rows(const dctx *x, int64_t r0, int64_t r1)
     else if (np)
         simd_rows(x, &s, r0, r1, acc, acca, lo, fl, fl + np + 8);
     else
-        for (int64_t i = r0; i < r1; i++)
+        for (int64_t i = r0; i < r1 && !s.rnd_short; i++)
             for (int64_t j = x->diag ? i : 0; j < (x->diag ? i + 1 : x->n); j++) {
                 const rows r = {x->as + i * x->k, x->bs + j * x->k,
                                 x->fa ? x->fa + i * x->k : NULL,
                                 x->fb ? x->fb + j * x->k : NULL};
                 dot_one(x, &s, i, j, &r);
             }
+    if (st == MXEMU_OK && s.rnd_short)
+        st = MXEMU_ERR_RAND_SHORT;
     free(s.prod);
     free(s.stepbuf);
     free(s.bsum);
@@ -1164,8 +1182,6 @@ static int32_t result_fmt(mx_fmt *f, const mxemu_format *d)
         return st;
     if (f->is_int || !f->is_signed || !f->subnormals || f->specials != MXEMU_SPECIALS_IEEE)
         return MXEMU_ERR_FORMAT;
-    if (f->man_bits > 29)
-        return MXEMU_ERR_UNSUPPORTED;
     return MXEMU_OK;
 }
 
@@ -1707,8 +1723,6 @@ static int32_t run_model(const mxemu_accum_config *cfg, int64_t m, int64_t n, in
     if (c->k_split == MXEMU_ACC_KSPLIT_SCALE_BLOCKS &&
         (c->frac_bits < 0 || c->frac_bits > 60 || c->alignment != MXEMU_ACC_ALIGN_MAX))
         return MXEMU_ERR_UNSUPPORTED;
-    if (c->carry_bits >= 0 && c->frac_bits + 1 + c->carry_bits + 1 > 126)
-        return MXEMU_ERR_UNSUPPORTED;
     /* 4. block length, instruction length */
     x.block = c->block_terms ? c->block_terms : (a_scales ? a_block : (b_scales ? b_block : 0));
     if (c->k_split == MXEMU_ACC_KSPLIT_SCALE_BLOCKS) {
@@ -1731,35 +1745,47 @@ static int32_t run_model(const mxemu_accum_config *cfg, int64_t m, int64_t n, in
     x.unit.dropped = c->dropped;
     x.exact.alignment = MXEMU_ACC_ALIGN_MAX;
     x.exact.dropped = MXEMU_ACC_DROPPED_TRUNCATE;
-    /* 5. accumulator capacity from the exponent ranges (generous bounds) */
+    /* 4b. a product's significand must fit a term's 64 bits (an int of 30
+     * fraction bits times a scale with significand bits would not), and the
+     * fast steps hold each operand's (element times scale) in 32 */
+    const int sig_a = fmt_sig_bits(&af) + (a_scales ? fmt_sig_bits(&sf) : 0);
+    const int sig_b = fmt_sig_bits(&bf) + (b_scales ? fmt_sig_bits(&sf) : 0);
+    if (sig_a + sig_b > 64)
+        return MXEMU_ERR_UNSUPPORTED;
+    const int narrow = sig_a <= 32 && sig_b <= 32;
+    /* 5. accumulator capacity: the widest exact sum of a step, in bits.  Every
+     * finite term lies in [2^lo, 2^hi) (products: the sums of their factors'
+     * bounds; C, step and product results: their formats'), a sum of up to
+     * ik + 1 terms adds bitlen(ik + 2) bits, and the grid 2^q of a step is
+     *   unbounded F: q >= lo, so the sum spans at most hi - lo bits;
+     *   max alignment: q = E - F with E at or above each term's alignment
+     *     exponent, which is at most 4 below its top: F + 4 bits;
+     *   anchor: q = anchor_exp - F: hi - anchor_exp + F bits.
+     * Valid configs stay near 2^20 bits (anchor_exp -2^20, frac_bits 2^16). */
     {
         const mx_fmt *rf[5] = {&x.out, &x.reg, &x.cf, &x.step,
                                c->has_product_format ? &x.pf : &x.out};
-        int64_t lowest = 0, highest = 0, lsb = 0;
-        const mx_fmt *ops[3] = {&af, &bf, scaled ? &sf : &af};
-        for (int i = 0; i < 3; i++) {
-            if (ops[i]->emin < lowest) lowest = ops[i]->emin;
-            if (fmt_top(ops[i]) > highest) highest = fmt_top(ops[i]);
-            lsb += (i == 2 ? 2 : 1) * (int64_t)fmt_lsb(ops[i]);
+        const mx_fmt *ops[4] = {&af, &bf, &sf, &sf};
+        const int nops = a_scales && b_scales ? 4 : scaled ? 3 : 2;
+        int64_t hi = 0, lo = 0;
+        for (int i = 0; i < nops; i++) {
+            hi += fmt_top(ops[i]);
+            lo += fmt_lsb(ops[i]);
         }
         for (int i = 0; i < 5; i++) {
-            if (rf[i]->emin < lowest) lowest = rf[i]->emin;
-            if (fmt_top(rf[i]) > highest) highest = fmt_top(rf[i]);
-            if (fmt_lsb(rf[i]) < lsb) lsb = fmt_lsb(rf[i]);
+            hi = fmt_top(rf[i]) > hi ? fmt_top(rf[i]) : hi;
+            lo = fmt_lsb(rf[i]) < lo ? fmt_lsb(rf[i]) : lo;
         }
-        if (x.has_floor) {
-            if (x.floor < lowest) lowest = x.floor;
-            if (x.floor > highest) highest = x.floor;
+        int64_t width = hi - lo;
+        if (x.unit.bounded) {
+            const int64_t span = c->alignment == MXEMU_ACC_ALIGN_ANCHOR
+                                     ? hi - (int64_t)c->anchor_exp + c->frac_bits
+                                     : (int64_t)c->frac_bits + 4;
+            width = span > width ? span : width;
         }
-        if (c->alignment == MXEMU_ACC_ALIGN_ANCHOR) {
-            if (c->anchor_exp < lowest) lowest = c->anchor_exp;
-            if (c->anchor_exp + 1 > highest) highest = c->anchor_exp + 1;
-        }
-        if (4 * lowest < lsb) lsb = 4 * lowest;
-        if (x.unit.bounded) lsb -= c->frac_bits;
-        const int64_t width = 4 * highest + 8 - lsb + 104;
-        if (width > 5120)
-            return MXEMU_ERR_UNSUPPORTED;
+        width += bitlen64((uint64_t)(c->instruction_k ? c->instruction_k : k) + 2) + 64;
+        if (width > (1 << 24)) /* not reached by valid descriptors: a sanity bound */
+            return MXEMU_ERR_ARG;
         x.limbs = (int32_t)(width / 64 + 4);
     }
     /* 6. codes in range (before anything is written) */
@@ -1819,8 +1845,9 @@ static int32_t run_model(const mxemu_accum_config *cfg, int64_t m, int64_t n, in
     }
     x.fast_ok = !c->has_product_format && c->product_exponent == MXEMU_ACC_PEXP_OPERANDS &&
                 c->alignment == MXEMU_ACC_ALIGN_MAX && c->dropped == MXEMU_ACC_DROPPED_TRUNCATE &&
-                c->carry_bits < 0 && c->k_split != MXEMU_ACC_KSPLIT_SCALE_BLOCKS;
-    x.fast_blocks = c->k_split == MXEMU_ACC_KSPLIT_SCALE_BLOCKS && !c->has_product_format;
+                c->carry_bits < 0 && c->k_split != MXEMU_ACC_KSPLIT_SCALE_BLOCKS && narrow;
+    x.fast_blocks = c->k_split == MXEMU_ACC_KSPLIT_SCALE_BLOCKS && !c->has_product_format &&
+                    narrow;
     x.m = m;
     x.n = n;
     x.k = k;
@@ -1828,15 +1855,6 @@ static int32_t run_model(const mxemu_accum_config *cfg, int64_t m, int64_t n, in
     x.rand = any_sr ? rand_bits : NULL;
     x.rand_per = rand_per;
     x.pre_products = product_sr;
-    /* a sequence of words per output must cover the most roundings a chain can
-     * make: every product, and per instruction every step and the add of C */
-    if (x.rand && rand_per > 0 &&
-        rand_per < (product_sr ? k : 0) +
-                       x.n_instr * ((c->k_split == MXEMU_ACC_KSPLIT_SCALE_BLOCKS ? 1 : x.nsteps) +
-                                    (c->c_entry == MXEMU_ACC_C_AFTER))) {
-        free(lay);
-        return MXEMU_ERR_UNSUPPORTED;
-    }
     x.c_codes = c_codes;
     x.d = d_codes;
     x.flags = flags;
@@ -1902,6 +1920,11 @@ static int32_t run_model(const mxemu_accum_config *cfg, int64_t m, int64_t n, in
                     st = w[t].status;
             free(w);
         }
+    }
+    /* a failed run leaves nothing half computed behind: D and the flags all zero */
+    if (st != MXEMU_OK) {
+        memset(d_codes, 0, sizeof(uint32_t) * (size_t)n_out);
+        memset(flags, 0, (size_t)n_out);
     }
     free(plan_mem);
     free(as);

@@ -222,6 +222,7 @@ const char *mxemu_status_string(int32_t status)
     case MXEMU_ERR_UNSUPPORTED: return "configuration not supported by the native kernel";
     case MXEMU_ERR_VERSION: return "config struct_size / version mismatch";
     case MXEMU_ERR_ALLOC: return "out of memory";
+    case MXEMU_ERR_RAND_SHORT: return "a chain needs more random words than rand_per_output";
     default: return "unknown status";
     }
 }
