@@ -56,13 +56,6 @@ def _why_unsupported(cfg: AccumConfig):
     """A reason the C kernel cannot run cfg (mirrors mxemu_gemm's checks), or None."""
     if not _HAVE:
         return "the native module emulator._native (with _gemm) is not available"
-    if cfg.alignment == "products_then_c" and (
-            cfg.frac_bits is None or cfg.frac_bits > 40
-            or (cfg.carry_bits is not None and cfg.frac_bits + cfg.carry_bits + 2 > 62)):
-        return "alignment='products_then_c' with frac_bits None or > 40 (or a wide adder)"
-    if cfg.k_split == "scale_blocks" and (cfg.frac_bits is None or cfg.frac_bits > 60
-                                          or cfg.alignment != "max"):
-        return "k_split='scale_blocks' with frac_bits None or > 60 or alignment != 'max'"
     if cfg.carry_bits is not None and cfg.frac_bits + cfg.carry_bits + 2 > 126:
         return "an adder of frac_bits + carry_bits + 2 > 126 bits"
     for name in ("output_format", "register_format", "step_format", "product_format"):
