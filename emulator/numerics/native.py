@@ -5,8 +5,7 @@ exactly what `reference.gemm` does (D bits in the config's register format, flag
 bit. The C kernel splits output rows across `threads` POSIX threads (None: the environment
 variable MXEMU_THREADS, else every core); the result does not depend on the thread count.
 
-Configs the C kernel does not model (stochastic rounding, alignment='products_then_c',
-'scale_blocks' with frac_bits None or > 60 or a non-'max' alignment, very wide carry adders,
+Configs the C kernel does not model (stochastic rounding, very wide carry adders,
 result formats over 29 mantissa bits) and a missing native module fall back to
 `emulator.numerics.fast.gemm_fast`, with a `NativeFallbackWarning` saying why;
 `native_supported(config)` tells beforehand, and `last_backend()` which path ran last.

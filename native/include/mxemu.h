@@ -369,11 +369,8 @@ typedef struct mxemu_accum_config {
  * Outputs d_codes[m x n] (bits in register_format) and flags[m x n]
  * (MXEMU_FLAG_INEXACT, _UNDERFLOW, _OVERFLOW, _INVALID).
  * Returns MXEMU_OK; MXEMU_ERR_UNSUPPORTED (nothing written) for a valid
- * config this kernel does not model: alignment
- * PRODUCTS_THEN_C with frac_bits -1 or frac_bits + 6 + log2(instruction_k + 1)
- * > 62 (or frac_bits + carry_bits + 2 > 62), SCALE_BLOCKS with frac_bits -1 or
- * > 60 or alignment other
- * than MAX, an adder of frac_bits + carry_bits + 2 > 126 bits, a result
+ * config this kernel does not model: an adder of
+ * frac_bits + carry_bits + 2 > 126 bits, a result
  * format with more than 29 mantissa bits, or exponent ranges needing an
  * accumulator over 5120 bits; MXEMU_ERR_NULL for a stochastic rounding
  * (MXEMU_SR anywhere in the config): its random words come through

@@ -9,16 +9,17 @@
  * mx_round_pack (round.c), the one rounding routine of the core.  Sums wider
  * than 63 bits reach mx_round_pack as their top 63 bits with the rest OR-ed
  * into the lowest bit (a sticky bit below every bit that routine looks at for
- * formats of at most 29 mantissa bits), which is exact for every mode.
+ * formats of at most 29 mantissa bits), which is exact for every mode.  A sum
+ * that is itself a term again (the product sum of PRODUCTS_THEN_C, a block
+ * sum of SCALE_BLOCKS) is kept exact instead: over 63 bits it is a wide term,
+ * its limbs in a per-thread pool, cut and added by the limb accumulator.
  *
  * The GEMM runs through the vectorised kernel of gemm_simd.c where it applies
  * (the outputs it cannot prove exact come back here, one by one).
  *
  * Not supported (MXEMU_ERR_UNSUPPORTED, decided before anything is computed):
- * a stochastic-rounding word sequence too short for every chain, alignment
- * PRODUCTS_THEN_C with F unbounded or a product sum wider than 62 bits,
- * SCALE_BLOCKS with frac_bits unbounded or > 60 or an alignment other than
- * MAX, carry_bits with an adder wider than 126 bits, result formats with more
+ * a stochastic-rounding word sequence too short for every chain,
+ * carry_bits with an adder wider than 126 bits, result formats with more
  * than 29 mantissa bits, and exponent ranges that would need an accumulator
  * over 5120 bits.
  */
