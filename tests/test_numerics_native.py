@@ -6,7 +6,9 @@ Checked here, reusing the operand and config strategies of tests/test_numerics_f
   0xFF, zeros of both signs, subnormals, huge spreads, cancellation), small shapes;
 - the hand-made knob configs and random configs (those the C kernel does not model must fall
   back to gemm_fast with a NativeFallbackWarning and still match);
-- wide exact sums (FP32 inputs, F unbounded, scales far apart);
+- wide exact sums (FP32 inputs, F unbounded, scales far apart), and the product sums of
+  products_then_c and block sums of scale_blocks at any F (random configs, sums that cancel
+  down to their low bits with Fraction-computed results, every dropped policy, the C ABI);
 - the real-hardware data (golden/hardware) through the native path;
 - thread-count invariance (threads= and MXEMU_THREADS);
 - bad arguments raise ValueError naming the argument.
