@@ -6,12 +6,15 @@ Checked here, reusing the operand and config strategies of tests/test_numerics_f
   0xFF, zeros of both signs, subnormals, huge spreads, cancellation), small shapes;
 - the hand-made knob configs and random configs (those the C kernel does not model must fall
   back to gemm_fast with a NativeFallbackWarning and still match);
-- wide exact sums (FP32 inputs, F unbounded, scales far apart);
+- wide exact sums (FP32 inputs, F unbounded, scales far apart), and the product sums of
+  products_then_c and block sums of scale_blocks at any F (random configs, sums that cancel
+  down to their low bits with Fraction-computed results, every dropped policy, the C ABI);
 - the real-hardware data (golden/hardware) through the native path;
 - thread-count invariance (threads= and MXEMU_THREADS);
 - bad arguments raise ValueError naming the argument.
 """
 import warnings
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -203,6 +206,124 @@ def test_wide_sums(cfg):
 
 
 # ---------------------------------------------------------------------------------------
+# products_then_c and scale_blocks at any F: wide product sums and block sums
+# ---------------------------------------------------------------------------------------
+@st.composite
+def wide_knob_config(draw):
+    """A random config (TF.random_config) moved onto the knobs whose sums need the wide terms:
+    products_then_c with F unbounded or beyond 40 bits (carry_bits too), or scale_blocks with
+    F unbounded or beyond 60 bits under every alignment."""
+    cfg = draw(TF.random_config())
+    ch = lambda *v: draw(st.sampled_from(v))  # noqa: E731
+    kw = {}
+    if draw(st.booleans()):
+        kw["alignment"], kw["c_entry"], kw["anchor_exp"] = "products_then_c", "inside", None
+        kw["frac_bits"] = ch(None, 41, 50, 60, 63, 90)
+        kw["carry_bits"] = (ch(None, 0, 1, 3, 20) if kw["frac_bits"] is not None else None)
+    else:
+        kw["k_split"], kw["terms_per_step"] = "scale_blocks", None
+        kw["block_terms"] = ch(None, 2, 4, 8, 16)
+        kw["frac_bits"] = ch(None, 61, 80)
+        kw["carry_bits"] = ch(None, None, 2) if kw["frac_bits"] is not None else None
+        kw["alignment"] = ch("max", "products_then_c", "anchor")
+        kw["anchor_exp"] = draw(st.integers(-40, 40)) if kw["alignment"] == "anchor" else None
+        if kw["alignment"] == "products_then_c":
+            kw["c_entry"] = "inside"
+    try:
+        return cfg.replace(**kw)
+    except ValueError:
+        assume(False)
+
+
+@given(data=st.data())
+@nsettings(400)
+def test_products_then_c_and_scale_blocks_wide(data):
+    """products_then_c (F None / 41..90, carry_bits) and scale_blocks (F None / 61 / 80, every
+    alignment) run in C and match the reference bit for bit and in flags: MX pairs of several
+    blocks, plain pairs (FP32 spans the whole exponent range), specials, C, SR."""
+    cfg = data.draw(wide_knob_config())
+    assert NV.native_supported(cfg)
+    m, n = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
+    if data.draw(st.booleans()):
+        block = data.draw(st.sampled_from([1, 2, 4, 8, 16, 32]))
+        k = block * data.draw(st.integers(1, 4)) - data.draw(st.sampled_from([0, 0, 1]))
+        A, B = data.draw(TF.mx_pair(m, n, max(k, 1), block=block))
+    else:
+        if cfg.k_split == "scale_blocks" and cfg.block_terms is None:
+            cfg = cfg.replace(block_terms=data.draw(st.sampled_from([1, 2, 4])))
+        k = data.draw(st.sampled_from([1, 2, 3, 4, 8, 16, 17, 32, 33]))
+        A, B = data.draw(TF.plain_pair(m, n, k))
+    C, c_fmt, rb = data.draw(TF.extras(cfg, m, n))
+    assert check_native(A, B, C, cfg, c_fmt, rb) in ("native", None)
+
+
+def _fp32(values):
+    """FP32 codes of exactly representable values (Fractions or ints)."""
+    out = []
+    for v in values:
+        f = float(v)
+        assert Fraction(f) == v and float(np.float32(f)) == f, v
+        out.append(int(np.float32(f).view(np.uint32)))
+    return np.array(out, dtype=np.uint32)
+
+
+# (a, b, C): exact sums of 72, 171 and ~240 bits whose top parts cancel against C (or a
+# block), leaving low bits a 63-bit jammed sum would have lost.
+_WIDE_CASES = [
+    ([2 ** 40, Fraction(3, 2 ** 30)], [1, 1], -2 ** 40),
+    ([2 ** 100, Fraction(3, 2 ** 60), Fraction(5, 2 ** 70)], [1, 1, 1], -2 ** 100),
+    ([2 ** 120, Fraction(7, 2 ** 118), -2 ** 120, 1], [1, 1, 1, Fraction(1, 2 ** 100)], 0),
+    ([2 ** 60, -Fraction(1, 2 ** 60), 2 ** 60, Fraction(1, 2 ** 60)], [2 ** 60, 1, -2 ** 60, 1],
+     2 ** -20),
+]
+
+
+@pytest.mark.parametrize("cfg", [
+    AccumConfig(alignment="products_then_c"),
+    AccumConfig(alignment="products_then_c", frac_bits=300, dropped="nearest"),
+    AccumConfig(k_split="scale_blocks", block_terms=2),
+    AccumConfig(k_split="scale_blocks", block_terms=2, alignment="products_then_c"),
+    AccumConfig(k_split="scale_blocks", block_terms=2, frac_bits=300, alignment="anchor",
+                anchor_exp=130)],
+    ids=["ptc-unbounded", "ptc-F300", "blocks-unbounded", "blocks-ptc", "blocks-anchor"])
+@pytest.mark.parametrize("case", range(len(_WIDE_CASES)))
+def test_wide_product_and_block_sums_by_hand(cfg, case):
+    """Sums of more than 64 and 128 bits that cancel: every config here keeps all bits (F
+    unbounded, or wide enough for these exponents), so the result is the exact value of
+    sum(a * b) + C, computed here with Fractions; the reference agrees."""
+    a, b, c = _WIDE_CASES[case]
+    exact = sum(Fraction(x) * Fraction(y) for x, y in zip(a, b)) + Fraction(c)
+    want = _fp32([exact])[0]
+    A = (_fp32(a).reshape(1, -1), FP32)
+    B = (_fp32(b).reshape(-1, 1), FP32)
+    C = _fp32([c]).reshape(1, 1)
+    assert check_native(A, B, C, cfg) == "native"
+    d, f = gemm_native(A, B, C, cfg)
+    assert (int(d[0, 0]), int(f[0, 0])) == (int(want), 0)
+
+
+@pytest.mark.parametrize("dropped", ["truncate", "floor", "sticky", "nearest"])
+@pytest.mark.parametrize("sign", [1, -1])
+@pytest.mark.parametrize("low", [1, 2, 3, 6, 7])
+def test_wide_cut_with_every_dropped_policy(dropped, sign, low):
+    """A wide exact sum 2^102 + low * 2^q (four products 2^100 and one small) is cut two bits
+    above q because C = -2^102 raises the alignment exponent: the two dropped bits (below
+    half, a tie with the kept part even or odd, above half) go through truncate, floor,
+    sticky and nearest for the whole wide magnitude, and C cancels the top, so the rounding
+    decision is the result's value (bits and flags against the reference)."""
+    B = (_fp32([sign] * 5).reshape(-1, 1), FP32)
+    C = _fp32([-sign * 2 ** 102]).reshape(1, 1)
+    # products_then_c, F = 90: the products' sum is cut at 100 - 90, the pair at 102 - 90
+    ptc = AccumConfig(alignment="products_then_c", frac_bits=90, dropped=dropped)
+    A = (_fp32([2 ** 100] * 4 + [low * 2 ** 10]).reshape(1, -1), FP32)
+    assert check_native(A, B, C, ptc) == "native"
+    # scale_blocks, F = 80: the block sum is exact (83 bits), the step cuts at 102 - 80
+    blocks = AccumConfig(k_split="scale_blocks", block_terms=5, frac_bits=80, dropped=dropped)
+    A = (_fp32([2 ** 100] * 4 + [low * 2 ** 20]).reshape(1, -1), FP32)
+    assert check_native(A, B, C, blocks) == "native"
+
+
+# ---------------------------------------------------------------------------------------
 # Real hardware (golden/hardware): every shipped set, the first 200 cases, as diagonals of
 # 50 x 50 GEMMs
 # ---------------------------------------------------------------------------------------
@@ -308,21 +429,19 @@ def test_bad_arguments_name_the_argument():
         NV._native._gemm(d, **{**ok, "a_codes": np.full((1, 2), 256, np.uint32)})
 
 
-def test_unsupported_config_falls_back_with_a_warning():
+def test_missing_native_module_falls_back_with_a_warning(monkeypatch):
+    """Every valid config runs in C; without the native module gemm_native says so and runs
+    gemm_fast (same bits)."""
     A, B, _ = _small()
-    cfg = AccumConfig(alignment="products_then_c")  # with F unbounded: not in C
+    cfg = AccumConfig(frac_bits=100, carry_bits=30)  # a 132-bit adder: in C now
+    assert NV.native_supported(cfg)
+    monkeypatch.setattr(NV, "_HAVE", False)
     assert not NV.native_supported(cfg)
-    with pytest.warns(NativeFallbackWarning, match="products_then_c"):
+    with pytest.warns(NativeFallbackWarning, match="not available"):
         d, f = gemm_native(A, B, None, cfg)
     assert NV.last_backend() == "fast"
     want = gemm(A, B, None, cfg)
     assert np.array_equal(d, want[0]) and np.array_equal(f, want[1])
-    # The C ABI reports MXEMU_ERR_UNSUPPORTED (TypeError 'unsupported: ...' in the binding).
-    d = NV.config_to_native(cfg)
-    with pytest.raises(TypeError, match="unsupported"):
-        NV._native._gemm(d, E4M3.params, np.zeros((1, 2), np.uint32), E4M3.params,
-                         np.zeros((1, 2), np.uint32), None, None, 0, None, 0, FP32.params,
-                         None, 1)
 
 
 def test_stochastic_rounding_in_c():
@@ -414,13 +533,70 @@ def test_c_abi_dot_matches_reference():
     assert lib.mxemu_dot(c, 4, e4, ap, e4, ap, ffi.NULL, ffi.NULL, 0, ffi.NULL, 0, fp32, 0,
                          out, fl) == -1
     c.rounding = 0
-    c.alignment, c.frac_bits = 1, -1  # products_then_c with F unbounded: not modelled in C
+    c.alignment, c.frac_bits = 1, -1  # products_then_c with F unbounded: modelled in C
     assert lib.mxemu_dot(c, 4, e4, ap, e4, ap, ffi.NULL, ffi.NULL, 0, ffi.NULL, 0, fp32, 0,
-                         out, fl) == -6
-    c.alignment = 0
+                         out, fl) == 0 and (out[0], fl[0]) == (0, 0)
+    c.alignment, c.frac_bits, c.carry_bits = 0, 100, 30  # a 132-bit adder: modelled in C
+    assert lib.mxemu_dot(c, 4, e4, ap, e4, ap, ffi.NULL, ffi.NULL, 0, ffi.NULL, 0, fp32, 0,
+                         out, fl) == 0 and (out[0], fl[0]) == (0, 0)
+    # int elements of 30 fraction bits scaled by UE4M3 on both sides: 70-bit products
+    i30 = ffi.new("mxemu_format *", list(Format("int32", "int", 0, 30, specials="finite").params))
+    ue = ffi.new("mxemu_format *", list(UE4M3.params))
+    one = np.full(4, 0x7E, np.uint8)
+    big = np.full(4, (1 << 31) - 1, np.uint32)
+    bp, sp = ffi.cast("uint32_t *", big.ctypes.data), ffi.cast("uint8_t *", one.ctypes.data)
+    assert lib.mxemu_dot(c, 4, i30, bp, i30, bp, ue, sp, 1, sp, 1, fp32, 0, out, fl) == -6
+    c.frac_bits, c.carry_bits = -1, -1
     c.rounding = 9
     assert lib.mxemu_dot(c, 4, e4, ap, e4, ap, ffi.NULL, ffi.NULL, 0, ffi.NULL, 0, fp32, 0,
                          out, fl) == -3
+
+
+def test_c_abi_wide_knobs_match_reference():
+    """mxemu_dot through the C ABI (CI runs this under ASan and UBSan) on the wide terms of
+    products_then_c and scale_blocks: FP32 operands over the whole exponent range, half of
+    them cancelling in pairs, and E4M3 with E8M0 block scales; bits and flags == reference."""
+    import capi
+    from emulator.numerics import dot
+    ffi, lib = capi.load()
+    rng = np.random.default_rng(17)
+    e4, e8, fp32 = (ffi.new("mxemu_format *", list(f.params)) for f in (E4M3, E8M0, FP32))
+    out, fl = ffi.new("uint32_t *"), ffi.new("uint8_t *")
+    cfgs = [AccumConfig(alignment="products_then_c"),
+            AccumConfig(alignment="products_then_c", frac_bits=90, carry_bits=20,
+                        dropped="nearest"),
+            AccumConfig(alignment="products_then_c", frac_bits=63, dropped="sticky",
+                        instruction_k=8),
+            AccumConfig(k_split="scale_blocks", block_terms=4),
+            AccumConfig(k_split="scale_blocks", block_terms=4, frac_bits=61,
+                        alignment="products_then_c", dropped="floor"),
+            AccumConfig(k_split="scale_blocks", block_terms=4, frac_bits=80, alignment="anchor",
+                        anchor_exp=30),
+            AccumConfig(k_split="scale_blocks", block_terms=8, c_entry="after")]
+    k = 24
+    for cfg in cfgs:
+        c = capi.c_config(ffi, cfg)
+        for it in range(12):
+            fp = it % 3 != 2
+            fmt, ef = (FP32, fp32) if fp else (E4M3, e4)
+            a = TF.gen_codes(fmt, (k,), int(rng.integers(1 << 31)), 0.03, 0.3).astype(np.uint32)
+            b = TF.gen_codes(fmt, (k,), int(rng.integers(1 << 31)), 0.03, 0.3).astype(np.uint32)
+            if it % 2:  # the second half cancels the first: only low bits survive
+                a[k // 2:] = a[:k // 2] ^ np.uint32(1 << (fmt.bits - 1))
+                b[k // 2:] = b[:k // 2]
+                a[k - 1] = a[0]
+            sa = None if fp else TF.gen_scales(E8M0, (k // 4,), int(rng.integers(1 << 31)), 0.03)
+            sb = None if fp else TF.gen_scales(E8M0, (k // 4,), int(rng.integers(1 << 31)), 0.03)
+            cbits = int(rng.integers(0, 1 << 32))
+            want = dot(a.tolist(), b.tolist(), fmt, fmt, None if fp else sa.tolist(),
+                       None if fp else sb.tolist(), cbits, cfg)
+            scale = (lambda v: ffi.NULL) if fp else (  # noqa: E731
+                lambda v: ffi.cast("uint8_t *", v.ctypes.data))
+            st_ = lib.mxemu_dot(c, k, ef, ffi.cast("uint32_t *", a.ctypes.data), ef,
+                                ffi.cast("uint32_t *", b.ctypes.data),
+                                ffi.NULL if fp else e8, scale(sa), 0 if fp else 4, scale(sb),
+                                0 if fp else 4, fp32, cbits, out, fl)
+            assert st_ == 0 and (out[0], fl[0]) == want, (cfg.describe(), it)
 
 
 @pytest.mark.parametrize("name", ["b200-mxf8f6f4", "h100-fp8-wgmma", "exact", "mxdotp", "b200-fp8",

@@ -5,9 +5,8 @@ exactly what `reference.gemm` does (D bits in the config's register format, flag
 bit. The C kernel splits output rows across `threads` POSIX threads (None: the environment
 variable MXEMU_THREADS, else every core); the result does not depend on the thread count.
 
-Configs the C kernel does not model (alignment='products_then_c', 'scale_blocks' with
-frac_bits None or > 60 or a non-'max' alignment, exponents or widths beyond the C config's
-int ranges) and a missing native module fall back to
+Configs the C kernel does not model (operand significands whose product exceeds 64 bits,
+exponents or widths beyond the C config's int ranges) and a missing native module fall back to
 `emulator.numerics.fast.gemm_fast`, with a `NativeFallbackWarning` saying why;
 `native_supported(config)` tells beforehand, and `last_backend()` which path ran last.
 """
@@ -56,13 +55,6 @@ def _why_unsupported(cfg: AccumConfig):
     """A reason the C kernel cannot run cfg (mirrors mxemu_gemm's checks), or None."""
     if not _HAVE:
         return "the native module emulator._native (with _gemm) is not available"
-    if cfg.alignment == "products_then_c" and (
-            cfg.frac_bits is None or cfg.frac_bits > 40
-            or (cfg.carry_bits is not None and cfg.frac_bits + cfg.carry_bits + 2 > 62)):
-        return "alignment='products_then_c' with frac_bits None or > 40 (or a wide adder)"
-    if cfg.k_split == "scale_blocks" and (cfg.frac_bits is None or cfg.frac_bits > 60
-                                          or cfg.alignment != "max"):
-        return "k_split='scale_blocks' with frac_bits None or > 60 or alignment != 'max'"
     for name in ("anchor_exp", "align_floor"):
         v = getattr(cfg, name)
         if v is not None and abs(v) > _I32:

@@ -371,13 +371,9 @@ typedef struct mxemu_accum_config {
  * Outputs d_codes[m x n] (bits in register_format) and flags[m x n]
  * (MXEMU_FLAG_INEXACT, _UNDERFLOW, _OVERFLOW, _INVALID).
  * Returns MXEMU_OK; MXEMU_ERR_UNSUPPORTED (nothing written) for a valid
- * config this kernel does not model: alignment
- * PRODUCTS_THEN_C with frac_bits -1 or frac_bits + 6 + log2(instruction_k + 1)
- * > 62 (or frac_bits + carry_bits + 2 > 62), SCALE_BLOCKS with frac_bits -1 or
- * > 60 or alignment other
- * than MAX, or operand significands (element times block scale) whose product
- * exceeds 64 bits (an int element of 30 fraction bits scaled by UE4M3 on both
- * sides); MXEMU_ERR_NULL for a stochastic rounding
+ * config this kernel does not model: operand significands (element times
+ * block scale) whose product exceeds 64 bits (an int element of 30 fraction
+ * bits scaled by UE4M3 on both sides); MXEMU_ERR_NULL for a stochastic rounding
  * (MXEMU_SR anywhere in the config): its random words come through
  * mxemu_gemm_ex; or another negative MXEMU_ERR_*.  Argument errors write
  * nothing; an error found while computing (MXEMU_ERR_ALLOC,

@@ -12,17 +12,17 @@
  * below them (stochastic rounding's widest word) and ORs the rest, so the
  * sticky bit stays below all it reads while M + 1 + 32 < 63, M <= 29: every
  * result format (IEEE-style floats, M <= 23) rounds exactly in every mode.
+ * A sum that is itself a term again (the product sum of PRODUCTS_THEN_C, a
+ * block sum of SCALE_BLOCKS) is kept exact instead: over 63 bits it is a wide
+ * term, its limbs in a per-thread pool, cut and added by the limb accumulator.
  *
  * The GEMM runs through the vectorised kernel of gemm_simd.c where it applies
  * (the outputs it cannot prove exact come back here, one by one).
  *
  * Not supported (MXEMU_ERR_UNSUPPORTED, decided before anything is computed):
- * alignment PRODUCTS_THEN_C with F unbounded or a product sum wider than 62
- * bits, SCALE_BLOCKS with frac_bits unbounded or > 60 or an alignment other
- * than MAX, and operands whose significands (element times scale) multiply to
- * more than 64 bits.  A stochastic-rounding sequence that runs out is found
- * when a rounding needs the missing word (MXEMU_ERR_RAND_SHORT), as in the
- * reference.
+ * operands whose significands (element times scale) multiply to more than 64
+ * bits.  A stochastic-rounding sequence that runs out is found when a rounding
+ * needs the missing word (MXEMU_ERR_RAND_SHORT), as in the reference.
  */
 #include <math.h>
 #include <pthread.h>
@@ -38,9 +38,12 @@ __extension__ typedef __int128 dt_i128;
 
 enum { T_PAD = 0, T_ZERO = 1, T_FIN = 2, T_INF = 3, T_NAN = 4 };
 
+/* The magnitude is sig (< 2^63); or, for a wide term (an exact sum of
+ * products or a block sum over 63 bits), sig limbs of the scratch's wide
+ * pool from woff, low limb first. */
 typedef struct term {
-    int8_t kind, sign, has_align;
-    int32_t lsb, align;
+    int8_t kind, sign, has_align, wide;
+    int32_t lsb, align, woff;
     uint64_t sig;
 } term;
 
@@ -108,6 +111,9 @@ typedef struct dctx {
 typedef struct scratch {
     term *prod, *stepbuf, *bsum;
     uint64_t *limbs;
+    uint64_t *wpool;    /* the magnitudes of wide terms: wused of wcap limbs */
+    size_t wused, wcap;
+    int oom;            /* the wide pool could not grow: the call fails */
     side *ra, *rb;      /* one decoded row of A and of B (vectorised path) */
     fside *rfa, *rfb;
     term *pre;          /* the output's K products, formed first (product SR) */
@@ -134,7 +140,7 @@ MX_INLINE int bitlen128(dt_u128 x)
 /* C (or a step's result) as a term: it aligns by its own exponent. */
 static term reg_term(const dctx *x, const mx_fmt *f, uint32_t code, int flush)
 {
-    term t = {T_ZERO, 0, 0, 0, 0, 0};
+    term t = {T_ZERO, 0, 0, 0, 0, 0, 0, 0};
     int sign;
     int32_t exp;
     uint64_t sig;
@@ -207,6 +213,8 @@ typedef struct sum_out {
     uint64_t n;   /* |sum| as n * 2^e2, n < 2^63, the low bit sticky when wider */
     int32_t e2;
     int32_t top;  /* floor(log2 |sum|) (valid when nonzero) */
+    int32_t q;    /* the sum is a multiple of 2^q */
+    int xn;       /* |sum| over 63 bits: exactly in the scratch's limbs[0 .. xn) */
 } sum_out;
 
 /* Adds (or subtracts) v * 2^shift into a two's-complement limb array. */
@@ -309,20 +317,78 @@ MX_INLINE uint64_t cut_term(const term *t, int32_t q, int dropped, int32_t *sh, 
     return mag;
 }
 
+/* Bit pos of a wide magnitude (0 above it). */
+MX_INLINE int wbit(const uint64_t *w, int wn, int32_t pos)
+{
+    return pos >> 6 < wn ? (int)((w[pos >> 6] >> (pos & 63)) & 1u) : 0;
+}
+
+/* Whether any bit of a wide magnitude below bit pos (pos >= 0) is set. */
+static int wany_below(const uint64_t *w, int wn, int32_t pos)
+{
+    const int li = pos >> 6 < wn ? pos >> 6 : wn, bo = pos >> 6 < wn ? pos & 63 : 0;
+    if (bo && (w[li] & ((1ull << bo) - 1u)))
+        return 1;
+    for (int i = 0; i < li; i++)
+        if (w[i])
+            return 1;
+    return 0;
+}
+
+/* Adds (neg: subtracts) a wide term's magnitude W * 2^shift into the limbs;
+ * shift < 0 cuts the -shift low bits as cut_term does (one carry into the
+ * kept part decides floor / sticky / nearest for the whole magnitude). */
+static void big_add_wide(uint64_t *l, int nl, const uint64_t *w, int wn, int32_t shift,
+                         int dropped, int neg, int *lost)
+{
+    if (shift >= 0) {
+        for (int i = 0; i < wn && (shift >> 6) + i < nl; i++)
+            big_add(l, nl, w[i], shift + 64 * i, neg);
+        return;
+    }
+    const int32_t k = -shift;
+    const int kl = k >> 6, kb = k & 63;
+    const int rem = wany_below(w, wn, k);
+    for (int j = 0; kl + j < wn && j < nl; j++) {
+        uint64_t v = w[kl + j] >> kb;
+        if (kb && kl + j + 1 < wn)
+            v |= w[kl + j + 1] << (64 - kb);
+        if (j == 0 && rem && dropped == MXEMU_ACC_DROPPED_STICKY)
+            v |= 1u;
+        big_add(l, nl, v, 64 * j, neg);
+    }
+    if (!rem)
+        return;
+    *lost = 1;
+    int up = 0;
+    if (dropped == MXEMU_ACC_DROPPED_FLOOR)
+        up = neg;
+    else if (dropped == MXEMU_ACC_DROPPED_STICKY)
+        up = kl >= wn; /* nothing kept: the sticky bit alone */
+    else if (dropped == MXEMU_ACC_DROPPED_NEAREST)
+        up = wbit(w, wn, k - 1) && (wany_below(w, wn, k - 1) || wbit(w, wn, k));
+    if (up)
+        big_add(l, nl, 1u, 0, neg);
+}
+
 /* Sum of the FIN terms cut to multiples of 2^q (pol NULL: no cut, q <= every lsb). */
 static void sum_terms(const dctx *x, scratch *s, const term *t, int nt, int32_t q,
                       const add_pol *pol, sum_out *o)
 {
     const int dropped = pol ? pol->dropped : MXEMU_ACC_DROPPED_TRUNCATE;
-    int lost = 0, maxw = 0, live = 0;
+    int lost = 0, maxw = 0, live = 0, wide = 0;
     /* pass 1: widths */
     for (int i = 0; i < nt; i++) {
         if (t[i].kind != T_FIN)
             continue;
         live++;
-        int32_t w = t[i].lsb - q + bitlen64(t[i].sig);
+        const int bits = t[i].wide ? 64 * (int)(t[i].sig - 1) +
+                                         bitlen64(s->wpool[t[i].woff + (int32_t)t[i].sig - 1])
+                                   : bitlen64(t[i].sig);
+        int32_t w = t[i].lsb - q + bits;
         if (w > maxw)
             maxw = w;
+        wide |= t[i].wide;
     }
     o->zero = 1;
     o->neg = 0;
@@ -330,10 +396,14 @@ static void sum_terms(const dctx *x, scratch *s, const term *t, int nt, int32_t 
     o->n = 0;
     o->e2 = 0;
     o->top = 0;
+    o->q = q;
+    o->xn = 0;
     if (!live)
         return;
     const int lg = bitlen64((uint64_t)live) + 1;
     const int carry = pol && pol->has_carry;
+    if (wide)
+        maxw = maxw > 126 ? maxw : 126; /* wide terms take the limb path */
     if (maxw + lg <= 62 && !carry) { /* the common case: 64-bit integers */
         int64_t tot = 0;
         for (int i = 0; i < nt; i++) {
@@ -386,6 +456,9 @@ static void sum_terms(const dctx *x, scratch *s, const term *t, int nt, int32_t 
             int d = L - 63;
             o->n = (uint64_t)(mag >> d) | (uint64_t)((mag & (((dt_u128)1 << d) - 1u)) != 0);
             o->e2 = q + d;
+            s->limbs[0] = (uint64_t)mag;
+            s->limbs[1] = (uint64_t)(mag >> 64);
+            o->xn = L > 64 ? 2 : 1;
         }
         return;
     }
@@ -398,6 +471,11 @@ static void sum_terms(const dctx *x, scratch *s, const term *t, int nt, int32_t 
     for (int i = 0; i < nt; i++) {
         if (t[i].kind != T_FIN)
             continue;
+        if (t[i].wide) {
+            big_add_wide(l, nl, s->wpool + t[i].woff, (int)t[i].sig, t[i].lsb - q, dropped,
+                         t[i].sign, &lost);
+            continue;
+        }
         int32_t sh;
         uint64_t mag = cut_term(&t[i], q, dropped, &sh, &lost);
         big_add(l, nl, mag, sh, t[i].sign);
@@ -430,7 +508,33 @@ static void sum_terms(const dctx *x, scratch *s, const term *t, int nt, int32_t 
         int32_t drop;
         big_top63(l, nl, L, &o->n, &drop);
         o->e2 = q + drop;
+        o->xn = hi + 1;
     }
+}
+
+/* The exact sum sum_terms just made (nonzero) as a term aligning by align;
+ * a magnitude over 63 bits moves from the limbs into the wide pool. */
+static term exact_term(scratch *s, const sum_out *o, int32_t align)
+{
+    term t = {T_FIN, (int8_t)o->neg, 1, 0, o->q, align, 0, o->n};
+    if (!o->xn)
+        return t;
+    if (s->wused + (size_t)o->xn > s->wcap) {
+        const size_t cap = 2 * s->wcap + (size_t)o->xn + 64;
+        uint64_t *p = cap < INT32_MAX ? realloc(s->wpool, sizeof(uint64_t) * cap) : NULL;
+        if (!p) { /* the call reports MXEMU_ERR_ALLOC; this value is never used */
+            s->oom = 1;
+            return t;
+        }
+        s->wpool = p;
+        s->wcap = cap;
+    }
+    memcpy(s->wpool + s->wused, s->limbs, sizeof(uint64_t) * (size_t)o->xn);
+    t.wide = 1;
+    t.woff = (int32_t)s->wused;
+    t.sig = (uint64_t)o->xn;
+    s->wused += (size_t)o->xn;
+    return t;
 }
 
 /* The terms aligned (E: the anchor, or the largest alignment exponent, 0
@@ -499,15 +603,20 @@ static uint32_t fused_step(const dctx *x, scratch *s, const term *t, int nt, con
          * (always the last term here: this alignment requires C inside) */
         int32_t Ep;
         sum_out op;
+        const size_t mark = s->wused; /* the product sum's limbs live until the pair is added */
         const int have_ep = aligned_sum(x, s, t, nt - 1, pol, &op, &Ep);
         term pair[2];
-        pair[0] = (term){op.zero ? T_ZERO : T_FIN, (int8_t)(op.zero ? 0 : op.neg),
-                         (int8_t)(op.zero ? have_ep : 1), op.e2, have_ep ? Ep : 0, op.n};
+        if (op.zero) {
+            pair[0] = (term){T_ZERO, 0, (int8_t)have_ep, 0, 0, have_ep ? Ep : 0, 0, 0};
+        } else {
+            pair[0] = exact_term(s, &op, Ep); /* exact at its own lsb, as the reference */
+        }
         pair[1] = t[nt - 1];
         add_pol max = *pol;
         max.alignment = MXEMU_ACC_ALIGN_MAX;
         aligned_sum(x, s, pair, 2, &max, &o, &Ep);
         o.inexact |= op.inexact;
+        s->wused = mark;
     } else {
         int32_t E;
         aligned_sum(x, s, t, nt, pol, &o, &E);
@@ -551,7 +660,7 @@ static uint32_t fused_step(const dctx *x, scratch *s, const term *t, int nt, con
  * --------------------------------------------------------------------- */
 static term product(const dctx *x, scratch *s, const side *a, const side *b, uint8_t *flags)
 {
-    term t = {T_ZERO, 0, 0, 0, 0, 0};
+    term t = {T_ZERO, 0, 0, 0, 0, 0, 0, 0};
     t.sign = (int8_t)(a->sign ^ b->sign);
     if (a->nan || b->nan) {
         t.kind = T_NAN;
@@ -588,7 +697,7 @@ static term product(const dctx *x, scratch *s, const side *a, const side *b, uin
     return t;
 }
 
-/* 'scale_blocks': exact block sums (jammed to 63 bits: F <= 60 keeps them exact enough). */
+/* 'scale_blocks': exact block sums (wide terms when over 63 bits). */
 static int block_sums(const dctx *x, scratch *s, const term *p, int np, term *out,
                       uint8_t *flags)
 {
@@ -610,7 +719,7 @@ static int block_sums(const dctx *x, scratch *s, const term *p, int np, term *ou
             default: break;
             }
         }
-        term t = {T_ZERO, 0, 0, 0, 0, 0};
+        term t = {T_ZERO, 0, 0, 0, 0, 0, 0, 0};
         if (nan || (pinf && ninf)) {
             if (!nan)
                 *flags |= MXEMU_FLAG_INVALID;
@@ -628,12 +737,7 @@ static int block_sums(const dctx *x, scratch *s, const term *p, int np, term *ou
                 t.has_align = (int8_t)x->has_floor;
                 t.align = x->floor;
             } else {
-                t.kind = T_FIN;
-                t.sign = (int8_t)o.neg;
-                t.sig = o.n;
-                t.lsb = o.e2;
-                t.align = o.top;
-                t.has_align = 1;
+                t = exact_term(s, &o, o.top);
             }
         }
         out[nb++] = t;
@@ -759,6 +863,7 @@ static int fast_block(const fside *A, const fside *B, int np, term *out)
     const uint64_t mag = tot < 0 ? (uint64_t)0 - (uint64_t)tot : (uint64_t)tot;
     out->kind = T_FIN;
     out->sign = (int8_t)(tot < 0);
+    out->wide = 0;
     out->sig = mag;
     out->lsb = qmin;
     out->align = bitlen64(mag) - 1 + qmin;
@@ -785,9 +890,10 @@ static uint32_t instruction(const dctx *x, scratch *s, const rows *r, int64_t k0
     const term c = reg_term(x, cf, c_code, x->flush);
     const mx_fmt *fmt = &x->out;
     uint32_t code = 0;
+    s->wused = 0; /* no wide term outlives its instruction */
     term acc = c;
     int have_acc = x->c.c_entry == MXEMU_ACC_C_INSIDE;
-    const term pad = {T_PAD, 0, 0, 0, 0, 0};
+    const term pad = {T_PAD, 0, 0, 0, 0, 0, 0, 0};
     if (x->c.k_split == MXEMU_ACC_KSPLIT_SCALE_BLOCKS) {
         int nb = 0;
         if (x->fast_blocks && k0 + ik <= x->k) {
@@ -1141,6 +1247,9 @@ static int32_t run_rows(const dctx *x, int64_t r0, int64_t r1)
             }
     if (st == MXEMU_OK && s.rnd_short)
         st = MXEMU_ERR_RAND_SHORT;
+    if (s.oom)
+        st = MXEMU_ERR_ALLOC;
+    free(s.wpool);
     free(s.prod);
     free(s.stepbuf);
     free(s.bsum);
@@ -1498,7 +1607,10 @@ static int simd_plan_build(const dctx *x, mx_simd_plan *p, void **mem, int64_t t
                         c->c_entry == MXEMU_ACC_C_INSIDE;
     const int64_t seg = blocks ? x->block : SIMD_CHUNK;
     const int nsb = blocks || chunked ? (int)((x->ik + seg - 1) / seg) : x->nsteps;
+    /* scale blocks in the kernel: max alignment and a bounded F only (the
+     * kernel cuts every block sum at E - F) */
     if (!(x->fast_ok || (blocks && x->fast_blocks && c->dropped == MXEMU_ACC_DROPPED_TRUNCATE &&
+                         c->alignment == MXEMU_ACC_ALIGN_MAX && x->unit.bounded &&
                          c->carry_bits < 0 && nsb <= MX_SIMD_MAX_BLOCKS &&
                          x->unit.F + 2 + bitlen64((uint64_t)nsb + 2) <= 53)) ||
         x->diag || !simd_env_enabled() || !mx_simd_available())
@@ -1713,16 +1825,6 @@ static int32_t run_model(const mxemu_accum_config *cfg, int64_t m, int64_t n, in
         return MXEMU_ERR_LENGTH;
     if (any_sr && !rand_bits)
         return MXEMU_ERR_NULL;
-    /* products_then_c: its product sum must stay a plain (unjammed) integer */
-    if (c->alignment == MXEMU_ACC_ALIGN_PRODUCTS_THEN_C &&
-        (c->frac_bits < 0 ||
-         c->frac_bits + 6 + bitlen64((uint64_t)(c->instruction_k ? c->instruction_k : k) + 1) >
-             62 ||
-         (c->carry_bits >= 0 && c->frac_bits + c->carry_bits + 2 > 62)))
-        return MXEMU_ERR_UNSUPPORTED;
-    if (c->k_split == MXEMU_ACC_KSPLIT_SCALE_BLOCKS &&
-        (c->frac_bits < 0 || c->frac_bits > 60 || c->alignment != MXEMU_ACC_ALIGN_MAX))
-        return MXEMU_ERR_UNSUPPORTED;
     /* 4. block length, instruction length */
     x.block = c->block_terms ? c->block_terms : (a_scales ? a_block : (b_scales ? b_block : 0));
     if (c->k_split == MXEMU_ACC_KSPLIT_SCALE_BLOCKS) {
