@@ -1724,6 +1724,11 @@ static int simd_plan_build(const dctx *x, mx_simd_plan *p, void **mem, int64_t t
     p->bounded = x->unit.bounded;
     p->F = x->unit.F;
     p->c_after = after;
+    int am = x->cf.man_bits; /* the accumulator holds C, then step and output results */
+    const mx_fmt *accf[3] = {&x->reg, &x->out, &x->step};
+    for (int u = 0; u < 3; u++)
+        am = accf[u]->man_bits > am ? accf[u]->man_bits : am;
+    p->acc_man = am;
     p->zero_align = x->zero_align;
     p->step = (mx_simd_fmt){x->step.man_bits, x->step.emin, x->step.emax, rc_step};
     p->out = (mx_simd_fmt){x->out.man_bits, x->out.emin, x->out.emax, rc_out};

@@ -236,6 +236,34 @@ T512 static inline __m512d cut_sum(const double *va, const double *vb, int nt, _
     return _mm512_scalef_pd(_mm512_add_pd(s0, s1), _mm512_sub_pd(_mm512_setzero_pd(), nq));
 }
 
+/* Optional tests that only pick between exact routes (a cheaper one when they
+ * pass) are skipped where they keep failing: after GUESS_FAILS failures in a
+ * row a test runs only once in GUESS_PROBE steps, until it passes again.  Per
+ * thread; the bits never depend on it, only the time. */
+#define GUESS_FAILS 8
+#define GUESS_PROBE 16
+
+typedef struct guess {
+    int fails, wait;
+} guess;
+
+static inline int guess_try(guess *g)
+{
+    if (g->fails < GUESS_FAILS)
+        return 1;
+    if (g->wait > 0) {
+        g->wait--;
+        return 0;
+    }
+    g->wait = GUESS_PROBE - 1;
+    return 1;
+}
+
+static inline void guess_done(guess *g, int passed)
+{
+    g->fails = passed ? 0 : (g->fails < GUESS_FAILS ? g->fails + 1 : GUESS_FAILS);
+}
+
 /* Up to TILE_ROWS rows share each load of B: fma_sum's loop for several rows
  * at once (rows past nr point at row 0 and are discarded). */
 #define TILE_ROWS 4
@@ -276,11 +304,12 @@ T512 static inline void fma_sum_rows(const double *const va[TILE_ROWS], const do
  *   c. else every term is cut (or, unbounded, lanes too wide are bad). */
 T512 static void tile(const mx_simd_plan *p, int64_t i, int nr, int64_t j0, int64_t ins0,
                       int64_t ins1, int c0, int c1, double *accv, int32_t *acca, double *lov,
-                      uint8_t *inexv, uint8_t *badv, int *lscore)
+                      uint8_t *inexv, uint8_t *badv, guess score[3])
 {
     const int64_t kp = p->kp, np = p->np, nst = p->n_instr * p->nsteps;
     const int32_t *bmax = p->bmax_e + (j0 / 8) * nst * 8, *bmin = p->bmin_l + (j0 / 8) * nst * 8;
     const __m256i too_low = _mm256_set1_epi32(-BIG / 2);
+    const __m256i accman = _mm256_set1_epi32(p->acc_man);
     const __m512d zero = _mm512_setzero_pd();
     const double *va[TILE_ROWS];
     const int32_t *ea[TILE_ROWS], *amax[TILE_ROWS], *amin[TILE_ROWS];
@@ -426,29 +455,47 @@ T512 static void tile(const mx_simd_plan *p, int64_t i, int nr, int64_t j0, int6
             while ((1 << lg) <= nt + 1)
                 lg++;
             for (int r = 0; r < TILE_ROWS; r++) {
-                /* a. the bounds */
+                /* a. the bounds (bounded F: while steps keep passing them) */
+                fine[r] = 0;
+                if (p->bounded && !(r < nr && guess_try(&score[2])))
+                    continue;
                 acc0[r] = _mm512_cmp_pd_mask(acc[r], zero, _CMP_EQ_OQ);
-                acc_lsb[r] = low_bit(acc[r]);
+                acc_lsb[r] = _mm256_sub_epi32(accal[r], accman); /* exact: low_bit, if needed */
                 Eb[r] = _mm256_max_epi32(accal[r],
                                          _mm256_add_epi32(_mm256_set1_epi32(amax[r][sx]),
                                                           load8i(bmax + sx * 8)));
                 Lb[r] = _mm256_add_epi32(_mm256_set1_epi32(amin[r][sx]), load8i(bmin + sx * 8));
                 if (p->bounded) {
                     const __m256i qb = _mm256_sub_epi32(Eb[r], _mm256_set1_epi32(p->F));
-                    const __mmask8 acc_ok = acc0[r] | _mm256_cmpge_epi32_mask(acc_lsb[r], qb);
+                    __mmask8 acc_ok = acc0[r] | _mm256_cmpge_epi32_mask(acc_lsb[r], qb);
+                    if ((__mmask8)(acc_ok | bad[r]) != 0xFF) {
+                        acc_lsb[r] = low_bit(acc[r]);
+                        acc_ok = acc0[r] | _mm256_cmpge_epi32_mask(acc_lsb[r], qb);
+                    }
                     fine[r] = _mm256_cmpge_epi32_mask(Lb[r], qb) & acc_ok;
-                    if ((__mmask8)(fine[r] | bad[r]) != 0xFF) /* a'. the tighter bound */
+                    /* a'. the tighter bound, while it keeps paying */
+                    if ((__mmask8)(fine[r] | bad[r]) != 0xFF && guess_try(&score[0])) {
                         fine[r] = _mm256_cmpge_epi32_mask(low_bound(p, i + r, j0, k0, sx), qb) &
                                   acc_ok;
-                    all_fine &= (__mmask8)(fine[r] | bad[r]) == 0xFF;
+                        guess_done(&score[0], (__mmask8)(fine[r] | bad[r]) == 0xFF);
+                    }
+                    guess_done(&score[2], (__mmask8)(fine[r] | bad[r]) == 0xFF);
                 } else { /* exact_sum's first test, for every lane of every row */
-                    const __m256i Qb = _mm256_mask_blend_epi32(
+                    const __m256i lim = _mm256_set1_epi32(53 - 4 - lg);
+                    __m256i Qb = _mm256_mask_blend_epi32(
                         acc0[r], _mm256_min_epi32(Lb[r], acc_lsb[r]), Lb[r]);
-                    all_fine &= !(_mm256_cmpgt_epi32_mask(_mm256_sub_epi32(Eb[r], Qb),
-                                                          _mm256_set1_epi32(53 - 4 - lg)) &
+                    if (_mm256_cmpgt_epi32_mask(_mm256_sub_epi32(Eb[r], Qb), lim) & ~bad[r]) {
+                        acc_lsb[r] = low_bit(acc[r]);
+                        Qb = _mm256_mask_blend_epi32(acc0[r], _mm256_min_epi32(Lb[r], acc_lsb[r]),
+                                                     Lb[r]);
+                    }
+                    all_fine &= !(_mm256_cmpgt_epi32_mask(_mm256_sub_epi32(Eb[r], Qb), lim) &
                                   ~bad[r]);
                 }
             }
+            if (p->bounded)
+                for (int r = 0; r < nr; r++)
+                    all_fine &= (__mmask8)(fine[r] | bad[r]) == 0xFF;
             if (all_fine) { /* every row: one exact FMA sum, B's loads shared */
                 const double *vr[TILE_ROWS];
                 __m512d tot[TILE_ROWS];
@@ -469,12 +516,11 @@ T512 static void tile(const mx_simd_plan *p, int64_t i, int nr, int64_t j0, int6
                         tot = fma_sum(va[r] + k0, vb, nt, acc[r]);
                     } else {
                         /* b. the exact alignment exponent E and, while that test pays,
-                         * the lowest product bit L (*lscore: how often it found nothing
-                         * cut lately; a guess that only picks between exact routes) */
+                         * the lowest product bit L */
                         const int32_t *eb = p->eb + (j0 / 8) * kp * 8 + k0 * 8;
                         const int32_t *lb = p->lb + (j0 / 8) * kp * 8 + k0 * 8;
                         const int32_t *la = p->la + (i + r) * kp + k0;
-                        const int try_l = *lscore >= 0;
+                        const int try_l = guess_try(&score[1]);
                         __m256i E = accal[r], L = _mm256_set1_epi32(-4 * BIG);
                         if (try_l) {
                             L = _mm256_set1_epi32(4 * BIG);
@@ -491,7 +537,6 @@ T512 static void tile(const mx_simd_plan *p, int64_t i, int nr, int64_t j0, int6
                                 E = _mm256_max_epi32(E, _mm256_add_epi32(
                                                             _mm256_set1_epi32(ea[r][k0 + t]),
                                                             load8i(eb + t * 8)));
-                            ++*lscore;
                         }
                         bad[r] |= _mm256_cmplt_epi32_mask(E, too_low);
                         const __m256i q = _mm256_sub_epi32(E, _mm256_set1_epi32(p->F));
@@ -499,7 +544,7 @@ T512 static void tile(const mx_simd_plan *p, int64_t i, int nr, int64_t j0, int6
                             _mm512_cvtepi32_pd(_mm256_sub_epi32(_mm256_setzero_si256(), q));
                         const int uncut = (__mmask8)(_mm256_cmpge_epi32_mask(L, q) | bad[r]) == 0xFF;
                         if (try_l)
-                            *lscore = uncut ? (*lscore < 32 ? *lscore + 1 : 32) : *lscore - 8;
+                            guess_done(&score[1], uncut);
                         if (uncut) {
                             /* no product is cut: only the accumulator can be */
                             tot = fma_sum(va[r] + k0, vb, nt, cut(acc[r], nq, &lost));
@@ -547,7 +592,7 @@ T512 void mx_simd_rows(const mx_simd_plan *p, int64_t i0, int64_t i1, double *ac
     const int chunked = p->chunked;
     const int64_t per = chunked ? (SIMD_KBLOCK / p->scnt[0] > 1 ? SIMD_KBLOCK / p->scnt[0] : 1)
                                 : (SIMD_KBLOCK / p->ik > 1 ? SIMD_KBLOCK / p->ik : 1);
-    int lscore = 0;
+    guess score[3] = {{0, 0}, {0, 0}, {0, 0}};
     for (int64_t j0 = 0; j0 < p->np; j0 += 8)
         for (int64_t ins = 0; ins < p->n_instr; ins += chunked ? 1 : per)
             for (int c0 = 0; c0 < (chunked ? p->nsteps : 1); c0 += (int)per)
@@ -558,7 +603,7 @@ T512 void mx_simd_rows(const mx_simd_plan *p, int64_t i0, int64_t i1, double *ac
                                                                                     : p->n_instr);
                     const int c1 = chunked ? (c0 + per < p->nsteps ? c0 + (int)per : p->nsteps) : 0;
                     tile(p, i, nr, j0, ins, ins1, c0, c1, acc + o, acc_align + o, lo + o,
-                         inexact + o, bad + o, &lscore);
+                         inexact + o, bad + o, score);
                 }
 }
 

@@ -45,6 +45,7 @@ typedef struct mx_simd_plan {
     int32_t nsteps;
     const int32_t *soff, *scnt;
     int32_t bounded, F;  /* frac_bits (bounded) or unbounded             */
+    int32_t acc_man;     /* a bound on the accumulator's mantissa bits   */
     int32_t c_after;     /* C joins after the steps (else in the first)  */
     int32_t chunked;     /* one unbounded step per instruction, cut into
                           * chunks ("steps" here) summed exactly apart  */
