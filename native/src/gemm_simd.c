@@ -508,12 +508,16 @@ T512 static void tile(const mx_simd_plan *p, int64_t i, int nr, int64_t j0, int6
                     acc[r] = round_into(tot[r], f, 0, &inex[r], &bad[r], &accal[r]);
                 continue;
             }
+            /* each row's sum, then the rows' roundings together: the rows' chains
+             * (rounding -> alignment -> cut -> sum -> rounding) are independent, so
+             * they overlap instead of waiting on one another */
+            __m512d tot[TILE_ROWS];
+            __mmask8 lost[TILE_ROWS];
             for (int r = 0; r < nr; r++) {
-                __m512d tot;
-                __mmask8 lost = 0;
+                lost[r] = 0;
                 if (p->bounded) {
                     if ((__mmask8)(fine[r] | bad[r]) == 0xFF) {
-                        tot = fma_sum(va[r] + k0, vb, nt, acc[r]);
+                        tot[r] = fma_sum(va[r] + k0, vb, nt, acc[r]);
                     } else {
                         /* b. the exact alignment exponent E and, while that test pays,
                          * the lowest product bit L */
@@ -521,7 +525,8 @@ T512 static void tile(const mx_simd_plan *p, int64_t i, int nr, int64_t j0, int6
                         const int32_t *lb = p->lb + (j0 / 8) * kp * 8 + k0 * 8;
                         const int32_t *la = p->la + (i + r) * kp + k0;
                         const int try_l = guess_try(&score[1]);
-                        __m256i E = accal[r], L = _mm256_set1_epi32(-4 * BIG);
+                        /* the products' part first: it does not wait for the accumulator */
+                        __m256i E = _mm256_set1_epi32(-4 * BIG), L = E;
                         if (try_l) {
                             L = _mm256_set1_epi32(4 * BIG);
                             for (int t = 0; t < nt; t++) {
@@ -538,6 +543,7 @@ T512 static void tile(const mx_simd_plan *p, int64_t i, int nr, int64_t j0, int6
                                                             _mm256_set1_epi32(ea[r][k0 + t]),
                                                             load8i(eb + t * 8)));
                         }
+                        E = _mm256_max_epi32(E, accal[r]);
                         bad[r] |= _mm256_cmplt_epi32_mask(E, too_low);
                         const __m256i q = _mm256_sub_epi32(E, _mm256_set1_epi32(p->F));
                         const __m512d nq =
@@ -547,17 +553,18 @@ T512 static void tile(const mx_simd_plan *p, int64_t i, int nr, int64_t j0, int6
                             guess_done(&score[1], uncut);
                         if (uncut) {
                             /* no product is cut: only the accumulator can be */
-                            tot = fma_sum(va[r] + k0, vb, nt, cut(acc[r], nq, &lost));
+                            tot[r] = fma_sum(va[r] + k0, vb, nt, cut(acc[r], nq, &lost[r]));
                         } else {
-                            tot = cut_sum(va[r] + k0, vb, nt, acc[r], nq, &lost);
+                            tot[r] = cut_sum(va[r] + k0, vb, nt, acc[r], nq, &lost[r]);
                         }
                     }
                 } else {
-                    tot = exact_sum(p, i + r, j0, k0, nt, acc[r], accal[r], acc0[r], acc_lsb[r],
-                                    Eb[r], Lb[r], &bad[r]);
+                    tot[r] = exact_sum(p, i + r, j0, k0, nt, acc[r], accal[r], acc0[r],
+                                       acc_lsb[r], Eb[r], Lb[r], &bad[r]);
                 }
-                acc[r] = round_into(tot, f, lost, &inex[r], &bad[r], &accal[r]);
             }
+            for (int r = 0; r < nr; r++)
+                acc[r] = round_into(tot[r], f, lost[r], &inex[r], &bad[r], &accal[r]);
         }
         if (p->c_after) { /* the steps' result + C, exact (TwoSum error 0), rounded once */
             for (int r = 0; r < nr; r++) {
