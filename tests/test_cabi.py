@@ -239,3 +239,56 @@ def test_extreme_configs_through_the_abi(lib):
     B = MXTensor(codes[2:].T.copy(), sc[2:].T.copy(), low, UE4M3, 2, 0, (4, 1))
     want = gemm(A, B, None, cfg)
     assert st == MXEMU_OK and np.array_equal(d, want[0]) and np.array_equal(fl, want[1])
+
+
+@pytest.mark.parametrize("name", ["b200-mxf8f6f4", "h100-fp8-wgmma", "exact", "b200-mxf4nvf4",
+                                  "mxdotp", "a100-fp16"])
+def test_gemm_vectorised_kernel_through_the_abi(lib, name):
+    """mxemu_gemm on operands large enough for the vectorised kernel's table-driven plan and
+    all of its routes (quantized Gaussian data spread over rows and columns, zeros, NaN
+    codes and scales, C with specials), one and three threads, against the numpy path of
+    the model (gemm_fast), bits and flags. CI runs this file against the ASan/UBSan build."""
+    from emulator.numerics import gemm_fast, get_preset
+    ffi, c = lib
+    cfg = get_preset(name).config
+    rng = np.random.default_rng(7)
+    m, n, k = 37, 21, 128
+    x = rng.standard_normal((m, k)) * np.exp2(rng.integers(-12, 12, (m, 1)))
+    y = rng.standard_normal((k, n)) * np.exp2(rng.integers(-12, 12, (1, n)))
+    x[rng.random((m, k)) < 0.05] = 0.0
+    x[rng.random((m, k)) < 0.03] *= 2.0 ** -12  # tiny elements: steps that cut, or nearly
+    y[rng.random((k, n)) < 0.03] *= 2.0 ** -20
+    if name == "a100-fp16":
+        A, B = (FP16.encode(x).codes, FP16), (FP16.encode(y).codes, FP16)
+        ac, bc, ef, sc = A[0], B[0], FP16, None
+    else:
+        elem = "e2m1" if "mxf4" in name else "e4m3"
+        A = emulator.quantize(x.astype(np.float32), elem, axis=1)
+        B = emulator.quantize(y.astype(np.float32), elem, axis=0)
+        if elem == "e4m3":
+            A.codes[3, 9] = 0x7F  # a NaN element
+        B.scales[2, 5] = 0xFF  # a NaN scale
+        ac, bc, ef, sc = A.codes, B.codes, A.elem, (A.scales, B.scales.T)
+    reg = cfg.register
+    C = reg.encode(rng.standard_normal((m, n))).codes.astype(np.int64)
+    C[0, 0], C[1, 1] = reg.nan_code(0), reg.inf_magnitude
+    want = gemm_fast(A, B, C, cfg)
+    a32 = np.ascontiguousarray(ac, np.uint32)
+    b32 = np.ascontiguousarray(np.asarray(bc).T, np.uint32)
+    c32 = np.ascontiguousarray(C, np.uint32)
+    s_a = None if sc is None else np.ascontiguousarray(sc[0], np.uint8)
+    s_b = None if sc is None else np.ascontiguousarray(sc[1], np.uint8)
+    sfmt = ffi.NULL if sc is None else _fmt(ffi, E8M0)
+    for threads in (1, 3):
+        d = np.empty(m * n, np.uint32)
+        fl = np.empty(m * n, np.uint8)
+        st = c.mxemu_gemm(capi.c_config(ffi, cfg), m, n, k, _fmt(ffi, ef),
+                          _ptr(ffi, "uint32_t *", a32), _fmt(ffi, ef),
+                          _ptr(ffi, "uint32_t *", b32), sfmt, _ptr(ffi, "uint8_t *", s_a), 32,
+                          _ptr(ffi, "uint8_t *", s_b), 32, _fmt(ffi, reg),
+                          _ptr(ffi, "uint32_t *", c32), threads, _ptr(ffi, "uint32_t *", d),
+                          _ptr(ffi, "uint8_t *", fl))
+        assert st == MXEMU_OK
+        for got, exp in ((d.reshape(m, n), want[0]), (fl.reshape(m, n), want[1])):
+            bad = np.argwhere(got != exp)
+            assert bad.size == 0, f"{name}, {threads} threads: first difference at {bad[0]}"

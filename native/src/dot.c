@@ -1683,8 +1683,10 @@ static int simd_plan_build(const dctx *x, mx_simd_plan *p, void **mem, int64_t t
     const int64_t nth = threads < (m + np) / 64 + 1 ? threads : (m + np) / 64 + 1;
     plan_job *jobs = malloc(sizeof(plan_job) * (size_t)nth);
     /* tables of the operands' codes pay when there are more elements than codes */
-    pcode *tab_a = m * x->k >= (4 << x->af->bits) ? pcode_table(x, x->af, x->ta) : NULL;
-    pcode *tab_b = n * x->k >= (4 << x->bf->bits) ? pcode_table(x, x->bf, x->tb) : NULL;
+    pcode *tab_a = x->af->bits <= PCODE_BITS && m * x->k >= (4ll << x->af->bits)
+                       ? pcode_table(x, x->af, x->ta) : NULL;
+    pcode *tab_b = x->bf->bits <= PCODE_BITS && n * x->k >= (4ll << x->bf->bits)
+                       ? pcode_table(x, x->bf, x->tb) : NULL;
     int64_t *kpos = malloc(sizeof(int64_t) * (size_t)(3 * kp + 1));
     if (!jobs || !kpos) {
         free(jobs);
