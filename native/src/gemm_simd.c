@@ -266,7 +266,7 @@ static inline void guess_done(guess *g, int passed)
 
 /* Up to TILE_ROWS rows share each load of B: fma_sum's loop for several rows
  * at once (rows past nr point at row 0 and are discarded). */
-#define TILE_ROWS 4
+#define TILE_ROWS 8
 
 T512 static inline void fma_sum_rows(const double *const va[TILE_ROWS], const double *vb, int nt,
                                      __m512d s[TILE_ROWS])
