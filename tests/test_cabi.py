@@ -312,3 +312,30 @@ def test_wide_products_through_the_abi(lib):
                 assert st == MXEMU_OK and (out[0], fl1[0]) == dot(
                     a[1].tolist(), b[1].tolist(), f, f, sa[1].tolist(), sb[1].tolist(),
                     0x3F800000, cfg, scale_fmt=sf)
+
+
+def test_int_c_format_through_the_abi(lib):
+    """C arriving in an int format (INT8, int32 of 30 fraction bits, the most negative code
+    included): mxemu_gemm returns MXEMU_OK and the reference's bits and flags, on the
+    vectorised kernel's configs (NVIDIA F = 25) and the general path's."""
+    from emulator.formats import FP32, Format
+    from emulator.numerics import AccumConfig, gemm, get_preset
+    ffi, c = lib
+    rng = np.random.default_rng(22)
+    m, n, k = 9, 10, 32
+    a = rng.integers(0, 256, (m, k)).astype(np.uint32)
+    b = rng.integers(0, 256, (n, k)).astype(np.uint32)
+    for cf in (INT8, Format("int32", "int", 0, 30, specials="finite")):
+        cc = rng.integers(0, cf.num_codes, (m, n), dtype=np.int64).astype(np.uint32)
+        cc[0, :3] = [0, cf.num_codes // 2, cf.num_codes // 2 - 1]
+        for cfg in (get_preset("h100-fp8-wgmma").config, AccumConfig(output_format=FP32),
+                    AccumConfig(frac_bits=30, dropped="sticky", alignment="products_then_c")):
+            d, fl = np.zeros((m, n), np.uint32), np.zeros((m, n), np.uint8)
+            st = c.mxemu_gemm(capi.c_config(ffi, cfg), m, n, k, _fmt(ffi, E4M3),
+                              _ptr(ffi, "uint32_t *", a), _fmt(ffi, E4M3),
+                              _ptr(ffi, "uint32_t *", b), ffi.NULL, ffi.NULL, 0, ffi.NULL, 0,
+                              _fmt(ffi, cf), _ptr(ffi, "uint32_t *", cc), 2,
+                              _ptr(ffi, "uint32_t *", d), _ptr(ffi, "uint8_t *", fl))
+            want = gemm((a, E4M3), (b.T.copy(), E4M3), cc, cfg, c_fmt=cf)
+            assert st == MXEMU_OK and np.array_equal(d, want[0]) and \
+                np.array_equal(fl, want[1]), (cf.name, cfg.describe())

@@ -10,7 +10,8 @@ Checked here, reusing the operand and config strategies of tests/test_numerics_f
   products_then_c and block sums of scale_blocks at any F (random configs, sums that cancel
   down to their low bits with Fraction-computed results, every dropped policy, the C ABI);
 - products over 64 bits (int elements of 28..30 fraction bits with UE4M3 / E8M0 scales on
-  both sides) and the integer knobs at the bounds AccumConfig sets;
+  both sides), C in int formats, and the integer knobs at the bounds AccumConfig sets; scales
+  wider than 8 bits (beyond the C ABI) fall back with a warning;
 - the real-hardware data (golden/hardware) through the native path;
 - thread-count invariance (threads= and MXEMU_THREADS);
 - bad arguments raise ValueError naming the argument.
@@ -1072,6 +1073,56 @@ def test_wide_operand_dot_batch_matches_reference_dot(data):
         want = dot(a[i].tolist(), b[i].tolist(), elem, elem, sa[i].tolist(), sb[i].tolist(),
                    int(c[i]), cfg, scale_fmt=sfmt, rand_bits=list(rb[i]))
         assert (int(got[0][i]), int(got[1][i])) == want, (cfg.describe(), i)
+
+
+@given(data=st.data())
+@nsettings(60)
+def test_int_c_formats_match_reference(data):
+    """C in an int format (INT8, or 28..30 fraction bits: up to 32 significand bits, the
+    most negative code included) runs in C, through gemm_native and dot_batch: bits and flags
+    as the reference, random configs and operands."""
+    from emulator import _backend
+    from emulator.formats import INT8
+    from emulator.numerics import dot, dot_batch
+    cfg = data.draw(TF.random_config())
+    cf = data.draw(st.sampled_from([INT8, _int_elem(28), _int_elem(29), _int_elem(30)]))
+    m, n = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
+    k = data.draw(st.sampled_from([1, 2, 4, 8, 16, 17]))
+    if cfg.k_split == "scale_blocks" and cfg.block_terms is None:
+        cfg = cfg.replace(block_terms=4)
+    fa = data.draw(st.sampled_from(TF.MX_ELEMS + [FP16, BF16, FP32]))
+    (A, _), (B, _) = data.draw(TF.plain_pair(m, n, k, fa, fa))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    C = _int_codes(cf, (m, n), rng)
+    rb = rng.integers(0, 2**32, (m, n, 3 * k + 8))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NativeFallbackWarning)
+        assert check_native((A, fa), (B, fa), C, cfg, cf, rb) in ("native", None)
+    p = min(m, n)
+    a, b, c = A[:p], np.ascontiguousarray(B.T[:p]), C[np.arange(p), np.arange(p)]
+    NV._state["last"] = None
+    with _backend.using("native"):
+        got = dot_batch(a, b, fa, fa, None, None, c, cfg, c_fmt=cf, rand_bits=rb[:p, 0])
+    assert NV.last_backend() == "native"
+    for i in range(p):
+        want = dot(a[i].tolist(), b[i].tolist(), fa, fa, None, None, int(c[i]), cfg,
+                   c_fmt=cf, rand_bits=list(rb[i, 0]))
+        assert (int(got[0][i]), int(got[1][i])) == want, (cfg.describe(), i)
+
+
+def test_wide_scale_formats_fall_back_with_a_warning():
+    """Scales of more than 8 bits (FP32 "scales") cannot pass the C ABI (scale codes are
+    bytes): gemm_native warns, runs gemm_fast, and matches the reference."""
+    rng = np.random.default_rng(9)
+    sc = rng.integers(0x3F000000, 0x40800000, (2, 1), dtype=np.int64).astype(np.uint32)
+    A = MXTensor(rng.integers(0, 1 << 16, (2, 8)).astype(np.uint16), sc, FP16, FP32, 8, 1,
+                 (2, 8))
+    B = (rng.integers(0, 256, (8, 3)).astype(np.uint8), E4M3)
+    with pytest.warns(NativeFallbackWarning, match="scales of fp32"):
+        got = gemm_native(A, B, None, AccumConfig())
+    assert NV.last_backend() == "fast"
+    want = gemm(A, B, None, AccumConfig())
+    assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
 
 
 def test_wide_products_hand_cases():

@@ -8,9 +8,9 @@ variable MXEMU_THREADS, else every core); the result does not depend on the thre
 The C kernel models every valid config (AccumConfig bounds its integer knobs to the C config's
 ranges; operand significands of any width, products over 64 bits included). A missing native
 module falls back to `emulator.numerics.fast.gemm_fast`, with a `NativeFallbackWarning` saying
-why, as do the few calls the binding does not take (C in a non-float format, scales wider than
-8 bits, rand_bits the numpy path reports on); `native_supported(config)` tells beforehand,
-and `last_backend()` which path ran last.
+why, as do the calls the C ABI cannot carry (scales of more than 8 bits, e.g. FP32 "scales")
+and rand_bits that the numpy path reports on (missing, not uint32 words per output);
+`native_supported(config)` tells beforehand, and `last_backend()` which path ran last.
 """
 from __future__ import annotations
 
@@ -166,13 +166,13 @@ def _gemm_c(A, B, C, config: AccumConfig, c_fmt, rand_bits, threads):
     if m == 0 or n == 0:
         return np.zeros((m, n), dtype=reg.code_dtype), np.zeros((m, n), dtype=np.uint8)
     why = _why_unsupported(config)
-    if why is None and cf.kind != "float":
-        why = f"c_fmt={cf.name} (not a float format)"
     rnd, why_r = _rand_words(rand_bits, config, (m, n))
     if why or why_r:
         return why or why_r
     a_s, a_blk = _block_scales(A, 1)
     b_s, b_blk = _block_scales(B, 0)
+    if (a_s is not None or b_s is not None) and sfmt.bits > 8:
+        return f"scales of {sfmt.name} (the C ABI takes scale codes of at most 8 bits)"
     cfgd = config_to_native(config)
     if config.k_split == "scale_blocks" and not config.block_terms:
         cfgd["block_terms"] = int(block)
@@ -217,7 +217,7 @@ def dot_batch_native(a, b, a_fmt, b_fmt, a_scale, b_scale, c, c_fmt, config: Acc
     its own path)."""
     p, k = a.shape
     rnd, why_r = _rand_words(rand_bits, config, (p,))
-    if (_why_unsupported(config) is not None or c_fmt.kind != "float" or k == 0 or why_r
+    if (_why_unsupported(config) is not None or k == 0 or why_r
             or (scale_fmt.bits > 8 and (a_scale is not None or b_scale is not None))):
         return None
     a_s, a_blk = _per_block_scales(a_scale, p, k)

@@ -364,7 +364,8 @@ typedef struct mxemu_accum_config {
  *             NULL when both scale arrays are NULL
  *   a_scales  NULL (no scale) or m x (k / a_block) scale codes, row-major
  *   b_scales  NULL or n x (k / b_block) scale codes (B transposed)
- *   c_fmt     the format of C's bits (usually config->register_format)
+ *   c_fmt     the format of C's bits (usually config->register_format; any
+ *             format, int formats included)
  *   c_codes   m x n codes of c_fmt, or NULL for +0
  *   threads   output rows are split across this many POSIX threads; <= 0: the
  *             environment variable MXEMU_THREADS, else the online CPU count.

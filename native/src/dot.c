@@ -1200,11 +1200,13 @@ static void simd_rows(const dctx *x, scratch *s, int64_t r0, int64_t r1, double 
                 uint64_t sig;
                 const int cls = mx_unpack_code(&x->cf, x->c_codes[i * x->n + j], &sign, &exp,
                                                &sig);
-                if (cls == MXEMU_CLASS_NORMAL) {
+                if (cls == MXEMU_CLASS_NORMAL && !x->cf.is_int) {
                     acc[o] = ldexp(sign ? -(double)sig : (double)sig, exp - x->cf.man_bits);
                     acca[o] = exp;
                 } else if (cls != MXEMU_CLASS_ZERO) {
-                    bad[o] = 1; /* NaN, Inf, subnormal C: every rule of the general path */
+                    /* NaN, Inf, subnormal C and an int C (up to 32 significand bits,
+                     * beyond what the kernel's bounds assume): the general path */
+                    bad[o] = 1;
                 }
             }
         mx_simd_rows(p, i0, i1, acc, acca, lo, inex, bad);
@@ -1828,7 +1830,7 @@ static int32_t run_model(const mxemu_accum_config *cfg, int64_t m, int64_t n, in
     }
     if (c->has_product_format && (st = result_fmt(&x.pf, &c->product_format)) != MXEMU_OK)
         return st;
-    if (x.cf.is_int || x.cf.bits > 32)
+    if (x.cf.bits > 32)
         return MXEMU_ERR_FORMAT;
     const int32_t step_mode = c->step_rounding >= 0 ? c->step_rounding : c->rounding;
     if ((st = rc_of(&x.out, c->rounding, c->overflow, c->sr_bits, &x.out_rc)) != MXEMU_OK ||
