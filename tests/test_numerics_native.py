@@ -1125,6 +1125,30 @@ def test_wide_scale_formats_fall_back_with_a_warning():
     assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
 
 
+def test_dot_batch_of_empty_dots_runs_in_c():
+    """K = 0: each dot is its C through the instruction's rounding (flush, SR, c_entry
+    'after', scale_blocks' empty block); the scales scale nothing. dot_batch runs in C and
+    matches the reference `dot`, for no, one and per-dot scale codes (NaN included)."""
+    from emulator import _backend
+    from emulator.numerics import dot, dot_batch
+    a = np.zeros((3, 0), np.uint8)
+    c = np.array([0x3F800001, 0x7F800000, 0x00000001], np.uint32)
+    for cfg in (get_preset("h100-fp8-wgmma").config, AccumConfig(rounding="sr"),
+                AccumConfig(k_split="scale_blocks", block_terms=4),
+                AccumConfig(c_entry="after", rounding="rup", instruction_k=4,
+                            output_format=FP16, register_format=FP32),
+                AccumConfig(input_subnormals="flush")):
+        for sa in (None, 0xFF, np.array([127, 0xFF, 3], np.uint8)):
+            NV._state["last"] = None
+            with _backend.using("native"):
+                got = dot_batch(a, a, E4M3, E4M3, sa, sa, c, cfg, rand_bits=0x9E3779B9)
+            assert NV.last_backend() == "native"
+            for i in range(3):
+                s_i = None if sa is None else int(np.asarray(sa).reshape(-1)[i % np.size(sa)])
+                want = dot([], [], E4M3, E4M3, s_i, s_i, int(c[i]), cfg, rand_bits=0x9E3779B9)
+                assert (int(got[0][i]), int(got[1][i])) == want, (cfg.describe(), sa, i)
+
+
 def test_wide_products_hand_cases():
     """The largest 70-bit products (int32 of 30 fraction bits times UE4M3 scales on both
     sides, -2^31 * 1.75 each) summed so that they cancel down to their lowest bits, at every

@@ -217,14 +217,16 @@ def dot_batch_native(a, b, a_fmt, b_fmt, a_scale, b_scale, c, c_fmt, config: Acc
     its own path)."""
     p, k = a.shape
     rnd, why_r = _rand_words(rand_bits, config, (p,))
-    if (_why_unsupported(config) is not None or k == 0 or why_r
+    if k == 0:  # no products: the scales scale nothing (the reference reads none of them)
+        a_scale = b_scale = None
+    if (_why_unsupported(config) is not None or why_r
             or (scale_fmt.bits > 8 and (a_scale is not None or b_scale is not None))):
         return None
     a_s, a_blk = _per_block_scales(a_scale, p, k)
     b_s, b_blk = _per_block_scales(b_scale, p, k)
     cfgd = config_to_native(config)
     if config.k_split == "scale_blocks":
-        cfgd["block_terms"] = int(block)
+        cfgd["block_terms"] = max(int(block), 1)  # K = 0: one empty block
     d, fl = _native._dot_batch(
         cfgd, a_fmt.params, np.ascontiguousarray(a, dtype=np.uint32), b_fmt.params,
         np.ascontiguousarray(b, dtype=np.uint32), scale_fmt.params, a_s, a_blk, b_s, b_blk,
