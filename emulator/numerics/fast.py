@@ -927,7 +927,8 @@ def gemm_auto(A, B, C, config: AccumConfig, *, c_fmt=None, rand_bits=None,
     """`gemm` with a choice of implementation; every method gives the same bits and flags.
 
     method: 'native' (`native.gemm_native`, the C kernel, which falls back to 'fast' with a
-    NativeFallbackWarning for a config it does not model), 'fast' (`gemm_fast`, numpy),
+    NativeFallbackWarning for a call it cannot take: no native module, scales over 8 bits,
+    rand_bits the numpy path reports on), 'fast' (`gemm_fast`, numpy),
     'reference' (`reference.gemm`, the pure-Python specification), or 'auto': the C kernel
     when the native backend is active (`emulator._backend`) and it models the config, else
     the reference for at most AUTO_MAX_REFERENCE output elements (there a per-element Python
@@ -940,7 +941,7 @@ def gemm_auto(A, B, C, config: AccumConfig, *, c_fmt=None, rand_bits=None,
         res = _nat._gemm_c(A, B, C, config, c_fmt, rand_bits, threads)
         if not isinstance(res, str):
             return res
-        method = "fast"  # a call the C kernel does not model: the numpy path, silently
+        method = "fast"  # a call the C kernel cannot take: the numpy path, silently
     if method == "auto":
         method = "fast" if _outputs(A, B) > AUTO_MAX_REFERENCE else "reference"
     if method == "native":

@@ -1842,7 +1842,7 @@ static int32_t run_model(const mxemu_accum_config *cfg, int64_t m, int64_t n, in
     x.same_out_reg = same_desc(&c->output_format, &c->register_format);
     x.same_step_reg = same_desc(c->has_step_format ? &c->step_format : &c->output_format,
                                 &c->register_format);
-    /* 3. stochastic rounding needs the random words; what this kernel does not model */
+    /* 3. stochastic rounding needs the random words */
     const int product_sr = c->has_product_format && c->product_rounding == MXEMU_SR;
     const int any_sr = c->rounding == MXEMU_SR || step_mode == MXEMU_SR || product_sr;
     if (rand_per < 0 || rand_per > (1ll << 40))
