@@ -292,3 +292,103 @@ def test_gemm_vectorised_kernel_through_the_abi(lib, name):
         for got, exp in ((d.reshape(m, n), want[0]), (fl.reshape(m, n), want[1])):
             bad = np.argwhere(got != exp)
             assert bad.size == 0, f"{name}, {threads} threads: first difference at {bad[0]}"
+
+
+def test_wide_products_through_the_abi(lib):
+    """Int elements of 28..30 fraction bits with UE4M3 or E8M0 block scales on both sides
+    (products up to 72 bits, once MXEMU_ERR_UNSUPPORTED): mxemu_gemm, mxemu_dot_batch_ex (SR
+    sequences) and mxemu_dot return MXEMU_OK and the reference's bits and flags, for exact
+    sums, every dropped policy, carry adders, products_then_c, scale_blocks and product
+    formats (CI runs this file against the sanitizer build too)."""
+    from emulator.formats import BF16, FP32, Format
+    from emulator.mxtensor import MXTensor
+    from emulator.numerics import AccumConfig, dot, gemm
+    ffi, c = lib
+    rng = np.random.default_rng(21)
+    cfgs = [AccumConfig(), AccumConfig(frac_bits=60, dropped="sticky"),
+            AccumConfig(frac_bits=70, dropped="nearest", instruction_k=2),
+            AccumConfig(frac_bits=100, carry_bits=1, dropped="floor"),
+            AccumConfig(alignment="products_then_c", frac_bits=66, terms_per_step=2),
+            AccumConfig(k_split="scale_blocks", frac_bits=40, alignment="anchor", anchor_exp=30),
+            AccumConfig(product_format=FP32, product_rounding="rtz", product_exponent="value"),
+            AccumConfig(product_format=BF16, product_rounding="rup", c_entry="after",
+                        rounding="sr", instruction_k=4, terms_per_step=2)]
+    m, n, k, blk = 2, 3, 8, 2
+    for frac in (28, 29, 30):
+        f = Format(f"int{frac + 2}", "int", 0, frac, specials="finite")
+        for sf in (UE4M3, E8M0):
+            for cfg in cfgs:
+                a = rng.integers(0, f.num_codes, (m, k), dtype=np.int64).astype(np.uint32)
+                b = rng.integers(0, f.num_codes, (n, k), dtype=np.int64).astype(np.uint32)
+                a[0, :2] = b[0, :2] = 1 << (frac + 1)  # the most negative code: the widest
+                b[1, 2:4] = a[0, 2:4] ^ np.uint32(1 << (frac + 1))  # near-cancelling pairs
+                lo, hi = (0x30, 0x7F) if sf is UE4M3 else (100, 160)
+                sa = rng.integers(lo, hi, (m, k // blk)).astype(np.uint8)
+                sb = rng.integers(lo, hi, (n, k // blk)).astype(np.uint8)
+                A = MXTensor(a, sa, f, sf, blk, 1, (m, k))
+                B = MXTensor(b.T.copy(), sb.T.copy(), f, sf, blk, 0, (k, n))
+                rb = rng.integers(0, 2**32, (m, n, 3 * k), dtype=np.uint64).astype(np.uint32)
+                want = gemm(A, B, None, cfg, rand_bits=rb)
+                d, fl = np.zeros((m, n), np.uint32), np.zeros((m, n), np.uint8)
+                cc = capi.c_config(ffi, cfg)
+                st = c.mxemu_gemm_ex(cc, m, n, k, _fmt(ffi, f), _ptr(ffi, "uint32_t *", a),
+                                     _fmt(ffi, f), _ptr(ffi, "uint32_t *", b), _fmt(ffi, sf),
+                                     _ptr(ffi, "uint8_t *", sa), blk, _ptr(ffi, "uint8_t *", sb),
+                                     blk, _fmt(ffi, cfg.register), ffi.NULL,
+                                     _ptr(ffi, "uint32_t *", rb), 3 * k, 2,
+                                     _ptr(ffi, "uint32_t *", d), _ptr(ffi, "uint8_t *", fl))
+                assert st == MXEMU_OK and np.array_equal(d, want[0]) and \
+                    np.array_equal(fl, want[1]), (frac, sf.name, cfg.describe())
+                # the batch of dots (row r of A with row r of B) and one dot
+                rbd = np.ascontiguousarray(rb[:, 0, :])
+                d2, fl2 = np.zeros(m, np.uint32), np.zeros(m, np.uint8)
+                st = c.mxemu_dot_batch_ex(cc, m, k, _fmt(ffi, f), _ptr(ffi, "uint32_t *", a),
+                                          _fmt(ffi, f), _ptr(ffi, "uint32_t *", b),
+                                          _fmt(ffi, sf), _ptr(ffi, "uint8_t *", sa), blk,
+                                          _ptr(ffi, "uint8_t *", sb), blk,
+                                          _fmt(ffi, cfg.register), ffi.NULL,
+                                          _ptr(ffi, "uint32_t *", rbd), 3 * k, 1,
+                                          _ptr(ffi, "uint32_t *", d2), _ptr(ffi, "uint8_t *", fl2))
+                assert st == MXEMU_OK
+                for r in range(m):
+                    assert (int(d2[r]), int(fl2[r])) == dot(
+                        a[r].tolist(), b[r].tolist(), f, f, sa[r].tolist(), sb[r].tolist(), 0,
+                        cfg, scale_fmt=sf, rand_bits=rbd[r].tolist()), (frac, cfg.describe())
+                if cfg.rounding.name == "SR":
+                    continue  # mxemu_dot takes no random words
+                out, fl1 = ffi.new("uint32_t *"), ffi.new("uint8_t *")
+                st = c.mxemu_dot(cc, k, _fmt(ffi, f), _ptr(ffi, "uint32_t *", a[1]),
+                                 _fmt(ffi, f), _ptr(ffi, "uint32_t *", b[1]), _fmt(ffi, sf),
+                                 _ptr(ffi, "uint8_t *", sa[1]), blk,
+                                 _ptr(ffi, "uint8_t *", sb[1]), blk, _fmt(ffi, cfg.register),
+                                 0x3F800000, out, fl1)
+                assert st == MXEMU_OK and (out[0], fl1[0]) == dot(
+                    a[1].tolist(), b[1].tolist(), f, f, sa[1].tolist(), sb[1].tolist(),
+                    0x3F800000, cfg, scale_fmt=sf)
+
+
+def test_int_c_format_through_the_abi(lib):
+    """C arriving in an int format (INT8, int32 of 30 fraction bits, the most negative code
+    included): mxemu_gemm returns MXEMU_OK and the reference's bits and flags, on the
+    vectorised kernel's configs (NVIDIA F = 25) and the general path's."""
+    from emulator.formats import FP32, Format
+    from emulator.numerics import AccumConfig, gemm, get_preset
+    ffi, c = lib
+    rng = np.random.default_rng(22)
+    m, n, k = 9, 10, 32
+    a = rng.integers(0, 256, (m, k)).astype(np.uint32)
+    b = rng.integers(0, 256, (n, k)).astype(np.uint32)
+    for cf in (INT8, Format("int32", "int", 0, 30, specials="finite")):
+        cc = rng.integers(0, cf.num_codes, (m, n), dtype=np.int64).astype(np.uint32)
+        cc[0, :3] = [0, cf.num_codes // 2, cf.num_codes // 2 - 1]
+        for cfg in (get_preset("h100-fp8-wgmma").config, AccumConfig(output_format=FP32),
+                    AccumConfig(frac_bits=30, dropped="sticky", alignment="products_then_c")):
+            d, fl = np.zeros((m, n), np.uint32), np.zeros((m, n), np.uint8)
+            st = c.mxemu_gemm(capi.c_config(ffi, cfg), m, n, k, _fmt(ffi, E4M3),
+                              _ptr(ffi, "uint32_t *", a), _fmt(ffi, E4M3),
+                              _ptr(ffi, "uint32_t *", b), ffi.NULL, ffi.NULL, 0, ffi.NULL, 0,
+                              _fmt(ffi, cf), _ptr(ffi, "uint32_t *", cc), 2,
+                              _ptr(ffi, "uint32_t *", d), _ptr(ffi, "uint8_t *", fl))
+            want = gemm((a, E4M3), (b.T.copy(), E4M3), cc, cfg, c_fmt=cf)
+            assert st == MXEMU_OK and np.array_equal(d, want[0]) and \
+                np.array_equal(fl, want[1]), (cf.name, cfg.describe())

@@ -42,11 +42,34 @@ from emulator.rounding import Rounding
     (dict(nan="quiet"), "nan", "'all_ones'"),
     (dict(overflow="clamp"), "overflow", "'saturate'"),
     (dict(zero_sign="negative"), "zero_sign", "'positive'"),
+    (dict(instruction_k=(1 << 24) + 1), "instruction_k", "2^24"),
+    (dict(terms_per_step=1 << 25), "terms_per_step", "2^24"),
+    (dict(k_split="interleaved", instruction_k=8, interleave=(1 << 24) + 1), "interleave",
+     "2^24"),
+    (dict(block_terms=(1 << 24) + 1), "block_terms", "2^24"),
+    (dict(alignment="anchor", anchor_exp=-(1 << 20) - 1), "anchor_exp", "2^20"),
+    (dict(alignment="anchor", anchor_exp=1 << 30), "anchor_exp", "2^20"),
+    (dict(align_floor=(1 << 20) + 1), "align_floor", "2^20"),
+    (dict(align_floor=-(1 << 40)), "align_floor", "2^20"),
+    (dict(frac_bits=(1 << 16) + 1), "frac_bits", "2^16"),
+    (dict(frac_bits=8, carry_bits=(1 << 16) + 1), "carry_bits", "2^16"),
 ])
 def test_validation_names_field_and_allowed(kwargs, field, allowed):
     with pytest.raises(ValueError) as err:
         AccumConfig(**kwargs)
     assert field in str(err.value) and allowed in str(err.value)
+
+
+def test_integer_knob_bounds_are_inclusive():
+    """The largest lengths, widths and exponents AccumConfig takes (the C config's ranges)."""
+    from emulator.numerics.config import MAX_BITS, MAX_EXP, MAX_LENGTH
+    assert (MAX_LENGTH, MAX_BITS, MAX_EXP) == (1 << 24, 1 << 16, 1 << 20)
+    cfg = AccumConfig(instruction_k=MAX_LENGTH, terms_per_step=MAX_LENGTH, block_terms=MAX_LENGTH,
+                      frac_bits=MAX_BITS, carry_bits=MAX_BITS, align_floor=-MAX_EXP)
+    assert (cfg.instruction_k, cfg.carry_bits, cfg.align_floor) == (1 << 24, 1 << 16, -(1 << 20))
+    assert AccumConfig(k_split="interleaved", instruction_k=8, interleave=MAX_LENGTH).interleave
+    for e in (-MAX_EXP, MAX_EXP):
+        assert AccumConfig(alignment="anchor", anchor_exp=e, align_floor=e).anchor_exp == e
 
 
 def test_defaults_and_normalisation():

@@ -711,11 +711,17 @@ def test_empty_and_k0():
 
 
 def test_reference_fallback():
-    """An alignment floor beyond the sentinel room runs the reference: still equal."""
-    cfg = AccumConfig(align_floor=-(2**21), frac_bits=5, alignment="max")
-    assert F._needs_reference(cfg, E4M3, E4M3, None, None, E8M0)
+    """Significand products beyond int64 (FP32 elements with FP32 "scales") run the reference:
+    still equal; the widest alignment floor AccumConfig allows stays vectorised."""
+    cfg = AccumConfig(align_floor=-(2**20), frac_bits=5, alignment="max")
+    assert not F._needs_reference(cfg, E4M3, E4M3, None, None, E8M0)
     assert not F._needs_reference(get_preset("exact").config, FP32, FP32, 1, 1, UE4M3)
     assert F._needs_reference(get_preset("exact").config, FP32, FP32, 1, 1, FP32)
     rng = np.random.default_rng(4)
     check_same((rng.integers(0, 256, (2, 8)).astype(np.uint8), E4M3),
                (rng.integers(0, 256, (8, 2)).astype(np.uint8), E4M3), None, cfg)
+    sc = rng.integers(0x3F000000, 0x40800000, (2, 1), dtype=np.int64).astype(np.uint32)
+    A = MXTensor(rng.integers(0, 1 << 32, (2, 8), dtype=np.int64).astype(np.uint32) & 0xBFFFFFFF,
+                 sc, FP32, FP32, 8, 1, (2, 8))
+    check_same(A, (rng.integers(0, 256, (8, 2)).astype(np.uint8), E4M3), None,
+               get_preset("exact").config)

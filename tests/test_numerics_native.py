@@ -4,11 +4,14 @@ reference, bit for bit (result bits AND flags).
 Checked here, reusing the operand and config strategies of tests/test_numerics_fast.py:
 - every preset on its natural inputs and on others, with specials (NaN/Inf codes, NaN scales
   0xFF, zeros of both signs, subnormals, huge spreads, cancellation), small shapes;
-- the hand-made knob configs and random configs (those the C kernel does not model must fall
-  back to gemm_fast with a NativeFallbackWarning and still match);
+- the hand-made knob configs and random configs (every valid config runs in C; only a missing
+  native module falls back to gemm_fast, with a NativeFallbackWarning);
 - wide exact sums (FP32 inputs, F unbounded, scales far apart), and the product sums of
   products_then_c and block sums of scale_blocks at any F (random configs, sums that cancel
   down to their low bits with Fraction-computed results, every dropped policy, the C ABI);
+- products over 64 bits (int elements of 28..30 fraction bits with UE4M3 / E8M0 scales on
+  both sides), C in int formats, and the integer knobs at the bounds AccumConfig sets; scales
+  wider than 8 bits (beyond the C ABI) fall back with a warning;
 - the real-hardware data (golden/hardware) through the native path;
 - thread-count invariance (threads= and MXEMU_THREADS);
 - bad arguments raise ValueError naming the argument.
@@ -519,7 +522,8 @@ def test_c_abi_dot_matches_reference():
                                 ffi.cast("uint8_t *", sa.ctypes.data), 32,
                                 ffi.cast("uint8_t *", sb.ctypes.data), 32, fp32, cbits, out, fl)
             assert st_ == 0 and (out[0], fl[0]) == (want[0], want[1]), name
-    # Status codes, never a crash: a wrong struct size / version, NULL, unsupported.
+    # Status codes, never a crash: a wrong struct size / version, NULL; and knobs once
+    # unsupported, now modelled.
     c = capi.c_config(ffi, get_preset("exact").config)
     a32 = np.zeros(4, np.uint32)
     ap = ffi.cast("uint32_t *", a32.ctypes.data)
@@ -539,13 +543,19 @@ def test_c_abi_dot_matches_reference():
     c.alignment, c.frac_bits, c.carry_bits = 0, 100, 30  # a 132-bit adder: modelled in C
     assert lib.mxemu_dot(c, 4, e4, ap, e4, ap, ffi.NULL, ffi.NULL, 0, ffi.NULL, 0, fp32, 0,
                          out, fl) == 0 and (out[0], fl[0]) == (0, 0)
-    # int elements of 30 fraction bits scaled by UE4M3 on both sides: 70-bit products
-    i30 = ffi.new("mxemu_format *", list(Format("int32", "int", 0, 30, specials="finite").params))
+    # int elements of 30 fraction bits scaled by UE4M3 on both sides: 70-bit products, wide
+    # terms in C (once MXEMU_ERR_UNSUPPORTED, -6: no valid call returns that now)
+    i30f = Format("int32", "int", 0, 30, specials="finite")
+    i30 = ffi.new("mxemu_format *", list(i30f.params))
     ue = ffi.new("mxemu_format *", list(UE4M3.params))
-    one = np.full(4, 0x7E, np.uint8)
-    big = np.full(4, (1 << 31) - 1, np.uint32)
-    bp, sp = ffi.cast("uint32_t *", big.ctypes.data), ffi.cast("uint8_t *", one.ctypes.data)
-    assert lib.mxemu_dot(c, 4, i30, bp, i30, bp, ue, sp, 1, sp, 1, fp32, 0, out, fl) == -6
+    sc = np.array([0x7E, 0x7E, 0x7D, 0x3F], np.uint8)
+    big = np.array([(1 << 31) - 1, 1 << 31, (1 << 31) - 1, 5], np.uint32)
+    bp, sp = ffi.cast("uint32_t *", big.ctypes.data), ffi.cast("uint8_t *", sc.ctypes.data)
+    want = dot(big.tolist(), big.tolist(), i30f, i30f, sc.tolist(), sc.tolist(), 0,
+               get_preset("exact").config.replace(frac_bits=100, carry_bits=30),
+               scale_fmt=UE4M3)
+    assert lib.mxemu_dot(c, 4, i30, bp, i30, bp, ue, sp, 1, sp, 1, fp32, 0, out, fl) == 0
+    assert (out[0], fl[0]) == want
     c.frac_bits, c.carry_bits = -1, -1
     c.rounding = 9
     assert lib.mxemu_dot(c, 4, e4, ap, e4, ap, ffi.NULL, ffi.NULL, 0, ffi.NULL, 0, fp32, 0,
@@ -875,6 +885,26 @@ def test_capacity_reaches_every_valid_config():
     _assert_native((a, f), (a.T.copy(), f), None, AccumConfig(output_format=HIGH_BIAS[0]))
 
 
+def test_integer_knobs_at_their_bounds_run_in_c():
+    """AccumConfig bounds the integer knobs to the C config's ranges, so a config at a bound
+    runs in C (matching the reference) and one beyond it is a ValueError naming the knob:
+    nothing valid is left to the numpy path."""
+    A = (np.array([[0x7F7FFFFF, 0x00000001, 0xBF800000, 0]], np.uint32), FP32)
+    B = (np.array([[0x3F800000], [0x00000001], [0x3F800001], [0x80000000]], np.uint32), FP32)
+    cfgs = [AccumConfig(align_floor=e) for e in (-(1 << 20), 1 << 20)]
+    cfgs += [AccumConfig(alignment="anchor", anchor_exp=1 << 20, frac_bits=1 << 16),
+             AccumConfig(alignment="anchor", anchor_exp=-(1 << 20), frac_bits=8,
+                         align_floor=1 << 20),
+             AccumConfig(frac_bits=1 << 16, carry_bits=1 << 16, dropped="nearest"),
+             AccumConfig(frac_bits=1 << 16, carry_bits=0, alignment="products_then_c")]
+    for cfg in cfgs:
+        _assert_native(A, B, np.array([[0x3F800000]], np.uint32), cfg)
+    for knob, bad in (("frac_bits", (1 << 16) + 1), ("align_floor", -(1 << 20) - 1),
+                      ("instruction_k", (1 << 24) + 1)):
+        with pytest.raises(ValueError, match=knob):
+            AccumConfig(**{knob: bad})
+
+
 def _chain_bound(cfg, k):
     """More words than any chain of cfg over K can round with (each instruction: a step per
     product at most, and the add of C)."""
@@ -969,21 +999,172 @@ def test_short_sr_sequences_dot_batch(data):
             dot_batch(a, b, fa, fa, None, None, c, cfg, rand_bits=words[:, :need - 1])
 
 
-def test_wide_operand_significands():
-    """An int operand of 30 fraction bits times a UE4M3 scale (35-bit significands): the
-    C kernel keeps them out of its 32-bit fast step and matches the reference; with both
-    sides scaled (a 70-bit product) it declines and gemm_native falls back."""
-    i30 = Format("int32", "int", 0, 30, specials="finite")
-    rng = np.random.default_rng(8)
-    ac = rng.integers(0, i30.num_codes, (2, 4))
-    bc = rng.integers(0, E4M3.num_codes, (4, 3))
-    A = MXTensor(ac, np.array([[0x7D, 0x3A], [0x11, 0x7E]]), i30, UE4M3, 2, 1, (2, 4))
-    for cfg in (AccumConfig(), AccumConfig(frac_bits=20)):
-        _assert_native(A, (bc, E4M3), None, cfg)
-    B = MXTensor(rng.integers(0, i30.num_codes, (4, 3)), np.full((2, 3), 0x7E), i30, UE4M3,
-                 2, 0, (4, 3))
-    with pytest.warns(NativeFallbackWarning, match="unsupported"):
+def _int_elem(frac: int) -> Format:
+    """The int element format of `frac` fraction bits (frac + 2 bits, two's complement)."""
+    return Format(f"int{frac + 2}", "int", 0, frac, specials="finite")
+
+
+def _int_codes(fmt: Format, shape, rng) -> np.ndarray:
+    """Codes of an int format: uniform (mostly large magnitudes), some the extremes (the most
+    negative code has the widest significand, 2^(frac + 1)), zero and +-1 ulp."""
+    n = int(np.prod(shape))
+    out = rng.integers(0, fmt.num_codes, n, dtype=np.int64)
+    top = fmt.num_codes // 2
+    edge = np.array([top, top - 1, top + 1, fmt.num_codes - 1, 0, 1], np.int64)
+    out = np.where(rng.random(n) < 0.3, edge[rng.integers(0, edge.size, n)], out)
+    return out.reshape(shape).astype(fmt.code_dtype)
+
+
+@given(data=st.data())
+@nsettings(80)
+def test_wide_operand_significands_match_reference(data):
+    """Int elements of 28..30 fraction bits block-scaled by UE4M3 or E8M0 on both sides (or
+    A only): significands up to 36 bits a side, products up to 72 bits (wide terms in C, or
+    rounded into a product format), through random configs (every alignment, dropped policy,
+    carry adder, product format, SR): gemm_native runs them in C, bit for bit."""
+    frac = data.draw(st.sampled_from([28, 29, 30]))
+    elem, sfmt = _int_elem(frac), data.draw(st.sampled_from([UE4M3, UE4M3, E8M0]))
+    cfg = data.draw(TF.random_config())
+    m, n = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
+    bs = data.draw(st.sampled_from([1, 2, 4, 8]))
+    k = bs * data.draw(st.sampled_from([1, 2, 3, 4]))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    scl = lambda shape: TF.gen_scales(sfmt, shape, int(rng.integers(1 << 31)), 0.05)  # noqa
+    A = MXTensor(_int_codes(elem, (m, k), rng), scl((m, k // bs)), elem, sfmt, bs, 1, (m, k))
+    if data.draw(st.booleans()):
+        B = MXTensor(_int_codes(elem, (k, n), rng), scl((k // bs, n)), elem, sfmt, bs, 0,
+                     (k, n))
+    else:
+        B = (_int_codes(elem, (k, n), rng), elem)
+    C, c_fmt, rb = data.draw(TF.extras(cfg, m, n))
+    assert NV.native_supported(cfg)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NativeFallbackWarning)
+        # None: the reference and gemm_native raised the same ValueError (e.g. scale_blocks
+        # with a block length from A only and B unscaled)
+        assert check_native(A, B, C, cfg, c_fmt, rb) in ("native", None)
+
+
+@given(data=st.data())
+@nsettings(60)
+def test_wide_operand_dot_batch_matches_reference_dot(data):
+    """dot_batch on the native backend (mxemu_dot_batch_ex) with int elements of 28..30
+    fraction bits and UE4M3 / E8M0 per-block scales on both sides (products up to 72 bits):
+    each row == the reference `dot`, bits and flags, random configs with SR sequences."""
+    from emulator import _backend
+    from emulator.numerics import dot, dot_batch
+    cfg = data.draw(TF.random_config())
+    frac = data.draw(st.sampled_from([28, 29, 30]))
+    elem, sfmt = _int_elem(frac), data.draw(st.sampled_from([UE4M3, E8M0]))
+    p, nb = data.draw(st.integers(1, 4)), data.draw(st.sampled_from([1, 2, 4]))
+    k = nb * data.draw(st.sampled_from([1, 2, 4]))
+    if cfg.k_split == "scale_blocks" and cfg.block_terms is None:
+        cfg = cfg.replace(block_terms=k // nb)
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    a, b = _int_codes(elem, (p, k), rng), _int_codes(elem, (p, k), rng)
+    sa, sb = (TF.gen_scales(sfmt, (p, nb), int(rng.integers(1 << 31)), 0.05) for _ in "ab")
+    c = TF.gen_codes(cfg.register, (p,), int(rng.integers(1 << 31)), 0.1, 0.5)
+    rb = rng.integers(0, 2**32, (p, 3 * k + 8))
+    NV._state["last"] = None
+    with _backend.using("native"):
+        got = dot_batch(a, b, elem, elem, sa, sb, c, cfg, scale_fmt=sfmt, rand_bits=rb)
+    assert NV.last_backend() == "native"
+    for i in range(p):
+        want = dot(a[i].tolist(), b[i].tolist(), elem, elem, sa[i].tolist(), sb[i].tolist(),
+                   int(c[i]), cfg, scale_fmt=sfmt, rand_bits=list(rb[i]))
+        assert (int(got[0][i]), int(got[1][i])) == want, (cfg.describe(), i)
+
+
+@given(data=st.data())
+@nsettings(60)
+def test_int_c_formats_match_reference(data):
+    """C in an int format (INT8, or 28..30 fraction bits: up to 32 significand bits, the
+    most negative code included) runs in C, through gemm_native and dot_batch: bits and flags
+    as the reference, random configs and operands."""
+    from emulator import _backend
+    from emulator.formats import INT8
+    from emulator.numerics import dot, dot_batch
+    cfg = data.draw(TF.random_config())
+    cf = data.draw(st.sampled_from([INT8, _int_elem(28), _int_elem(29), _int_elem(30)]))
+    m, n = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
+    k = data.draw(st.sampled_from([1, 2, 4, 8, 16, 17]))
+    if cfg.k_split == "scale_blocks" and cfg.block_terms is None:
+        cfg = cfg.replace(block_terms=4)
+    fa = data.draw(st.sampled_from(TF.MX_ELEMS + [FP16, BF16, FP32]))
+    (A, _), (B, _) = data.draw(TF.plain_pair(m, n, k, fa, fa))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    C = _int_codes(cf, (m, n), rng)
+    rb = rng.integers(0, 2**32, (m, n, 3 * k + 8))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NativeFallbackWarning)
+        assert check_native((A, fa), (B, fa), C, cfg, cf, rb) in ("native", None)
+    p = min(m, n)
+    a, b, c = A[:p], np.ascontiguousarray(B.T[:p]), C[np.arange(p), np.arange(p)]
+    NV._state["last"] = None
+    with _backend.using("native"):
+        got = dot_batch(a, b, fa, fa, None, None, c, cfg, c_fmt=cf, rand_bits=rb[:p, 0])
+    assert NV.last_backend() == "native"
+    for i in range(p):
+        want = dot(a[i].tolist(), b[i].tolist(), fa, fa, None, None, int(c[i]), cfg,
+                   c_fmt=cf, rand_bits=list(rb[i, 0]))
+        assert (int(got[0][i]), int(got[1][i])) == want, (cfg.describe(), i)
+
+
+def test_wide_scale_formats_fall_back_with_a_warning():
+    """Scales of more than 8 bits (FP32 "scales") cannot pass the C ABI (scale codes are
+    bytes): gemm_native warns, runs gemm_fast, and matches the reference."""
+    rng = np.random.default_rng(9)
+    sc = rng.integers(0x3F000000, 0x40800000, (2, 1), dtype=np.int64).astype(np.uint32)
+    A = MXTensor(rng.integers(0, 1 << 16, (2, 8)).astype(np.uint16), sc, FP16, FP32, 8, 1,
+                 (2, 8))
+    B = (rng.integers(0, 256, (8, 3)).astype(np.uint8), E4M3)
+    with pytest.warns(NativeFallbackWarning, match="scales of fp32"):
         got = gemm_native(A, B, None, AccumConfig())
     assert NV.last_backend() == "fast"
     want = gemm(A, B, None, AccumConfig())
     assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+
+
+def test_dot_batch_of_empty_dots_runs_in_c():
+    """K = 0: each dot is its C through the instruction's rounding (flush, SR, c_entry
+    'after', scale_blocks' empty block); the scales scale nothing. dot_batch runs in C and
+    matches the reference `dot`, for no, one and per-dot scale codes (NaN included)."""
+    from emulator import _backend
+    from emulator.numerics import dot, dot_batch
+    a = np.zeros((3, 0), np.uint8)
+    c = np.array([0x3F800001, 0x7F800000, 0x00000001], np.uint32)
+    for cfg in (get_preset("h100-fp8-wgmma").config, AccumConfig(rounding="sr"),
+                AccumConfig(k_split="scale_blocks", block_terms=4),
+                AccumConfig(c_entry="after", rounding="rup", instruction_k=4,
+                            output_format=FP16, register_format=FP32),
+                AccumConfig(input_subnormals="flush")):
+        for sa in (None, 0xFF, np.array([127, 0xFF, 3], np.uint8)):
+            NV._state["last"] = None
+            with _backend.using("native"):
+                got = dot_batch(a, a, E4M3, E4M3, sa, sa, c, cfg, rand_bits=0x9E3779B9)
+            assert NV.last_backend() == "native"
+            for i in range(3):
+                s_i = None if sa is None else int(np.asarray(sa).reshape(-1)[i % np.size(sa)])
+                want = dot([], [], E4M3, E4M3, s_i, s_i, int(c[i]), cfg, rand_bits=0x9E3779B9)
+                assert (int(got[0][i]), int(got[1][i])) == want, (cfg.describe(), sa, i)
+
+
+def test_wide_products_hand_cases():
+    """The largest 70-bit products (int32 of 30 fraction bits times UE4M3 scales on both
+    sides, -2^31 * 1.75 each) summed so that they cancel down to their lowest bits, at every
+    F around the product width, dropped policy and product format: C == reference."""
+    i30 = _int_elem(30)
+    lo, hi = 0x80000000, 0x7FFFFFFF  # -2^31 and 2^31 - 1 (times 2^-30)
+    A = MXTensor(np.array([[lo, hi, lo, 1]], np.uint32), np.array([[0x3E, 0x3E]], np.uint8),
+                 i30, UE4M3, 2, 1, (1, 4))
+    B = MXTensor(np.array([[lo], [lo], [hi], [lo]], np.uint32),
+                 np.array([[0x3F], [0x3E]], np.uint8), i30, UE4M3, 2, 0, (4, 1))
+    for fb in (None, 0, 60, 63, 64, 70, 75, 100):
+        for dropped in ("truncate", "floor", "sticky", "nearest"):
+            _assert_native(A, B, None, AccumConfig(frac_bits=fb, dropped=dropped))
+    for pf in (FP32, BF16, FP16):
+        for mode in ("rne", "rtz", "rup", "rdn", "rto"):
+            _assert_native(A, B, None, AccumConfig(product_format=pf, product_rounding=mode,
+                                                   product_exponent="value"))
+    _assert_native(A, B, None, AccumConfig(k_split="scale_blocks", alignment="products_then_c",
+                                           frac_bits=40))

@@ -38,7 +38,7 @@ def _dot_native(spec: Spec, cs: gen.DotCases, config):
     from ..mxtensor import MXTensor
     from ..numerics.native import gemm_native, native_supported
     if not native_supported(config):
-        raise ValueError("the native kernel does not model this config (see "
+        raise ValueError("the native kernel is not available (see "
                          "emulator.numerics.native.native_supported)")
     p, k = cs.a.shape
     d = np.zeros(p, np.int64)

@@ -29,10 +29,20 @@ def _choice(name, value, allowed):
         raise ValueError(f"{name}={value!r}; allowed: {', '.join(map(repr, allowed))}")
 
 
-def _int_or_none(name, value, low, allowed_text):
+# Bounds of the integer knobs, far beyond any real unit (exponents of every format stay
+# within +-2^11, measured F within 35, instructions within 64 products): every valid config
+# then fits the C kernel's config, whose sums stay near 2^20 bits wide. Beyond them the
+# reference itself would build sums of millions of bits or pad instructions of millions of
+# products (docs/NUMERICS.md, section 3).
+MAX_LENGTH = 1 << 24  # instruction_k, terms_per_step, interleave, block_terms
+MAX_BITS = 1 << 16    # frac_bits, carry_bits
+MAX_EXP = 1 << 20     # |anchor_exp|, |align_floor|
+
+
+def _int_or_none(name, value, low, high, allowed_text):
     if value is None:
         return
-    if not isinstance(value, int) or isinstance(value, bool) or value < low:
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
         raise ValueError(f"{name}={value!r}; allowed: {allowed_text}")
 
 
@@ -177,17 +187,21 @@ class AccumConfig:
     def __post_init__(self):
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731 (frozen dataclass)
         # Structure.
-        _int_or_none("instruction_k", self.instruction_k, 1, "a positive int or None")
-        _int_or_none("terms_per_step", self.terms_per_step, 1, "a positive int or None")
+        _int_or_none("instruction_k", self.instruction_k, 1, MAX_LENGTH,
+                     f"a positive int up to 2^24 = {MAX_LENGTH}, or None")
+        _int_or_none("terms_per_step", self.terms_per_step, 1, MAX_LENGTH,
+                     f"a positive int up to 2^24 = {MAX_LENGTH}, or None")
         if (self.instruction_k is not None and self.terms_per_step is not None
                 and self.instruction_k % self.terms_per_step):
             raise ValueError(f"terms_per_step={self.terms_per_step} must divide "
                              f"instruction_k={self.instruction_k}")
         _choice("k_split", self.k_split, K_SPLITS)
-        _int_or_none("interleave", self.interleave, 1, "a positive int")
+        _int_or_none("interleave", self.interleave, 1, MAX_LENGTH,
+                     f"a positive int up to 2^24 = {MAX_LENGTH}")
         if self.interleave is None:
             raise ValueError("interleave=None; allowed: a positive int")
-        _int_or_none("block_terms", self.block_terms, 1, "a positive int or None")
+        _int_or_none("block_terms", self.block_terms, 1, MAX_LENGTH,
+                     f"a positive int up to 2^24 = {MAX_LENGTH}, or None")
         if (self.k_split == "scale_blocks" and self.terms_per_step is not None
                 and self.terms_per_step != self.instruction_k):
             raise ValueError(f"terms_per_step={self.terms_per_step}: k_split='scale_blocks' "
@@ -204,18 +218,19 @@ class AccumConfig:
         # Alignment.
         _choice("alignment", self.alignment, ALIGNMENTS)
         if self.alignment == "anchor":
-            if not isinstance(self.anchor_exp, int) or isinstance(self.anchor_exp, bool):
+            if (not isinstance(self.anchor_exp, int) or isinstance(self.anchor_exp, bool)
+                    or abs(self.anchor_exp) > MAX_EXP):
                 raise ValueError(f"anchor_exp={self.anchor_exp!r}; alignment='anchor' needs "
-                                 "an int exponent")
+                                 f"an int exponent in -2^20..2^20 (+-{MAX_EXP})")
         elif self.anchor_exp is not None:
             raise ValueError(f"anchor_exp={self.anchor_exp!r} is only used with "
                              "alignment='anchor'; allowed: None")
-        if self.align_floor is not None and (not isinstance(self.align_floor, int)
-                                             or isinstance(self.align_floor, bool)):
-            raise ValueError(f"align_floor={self.align_floor!r}; allowed: an int (NVIDIA: "
-                             "-126) or None")
-        _int_or_none("frac_bits", self.frac_bits, 0, "an int >= 0 or None (unbounded)")
-        _int_or_none("carry_bits", self.carry_bits, 0, "an int >= 0 or None (unbounded)")
+        _int_or_none("align_floor", self.align_floor, -MAX_EXP, MAX_EXP,
+                     f"an int in -2^20..2^20 (+-{MAX_EXP}; NVIDIA: -126) or None")
+        _int_or_none("frac_bits", self.frac_bits, 0, MAX_BITS,
+                     f"an int in 0..2^16 = {MAX_BITS}, or None (unbounded)")
+        _int_or_none("carry_bits", self.carry_bits, 0, MAX_BITS,
+                     f"an int in 0..2^16 = {MAX_BITS}, or None (unbounded)")
         if self.carry_bits is not None and self.frac_bits is None:
             raise ValueError("carry_bits needs frac_bits (a fixed-width adder); with "
                              "frac_bits=None allowed: carry_bits=None")

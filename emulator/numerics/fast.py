@@ -38,9 +38,10 @@ in numpy object arrays - still vectorized, only slower. A sum wider than int64 i
 `sr_bits` dropped bits) unchanged.
 
 Fallback to the reference (`reference.gemm` itself, for the whole call), only where a
-sentinel or a product could not be held in int64: |align_floor| or |anchor_exp| above 2^20,
-or operand and scale formats whose significand product can exceed 60 bits (e.g. FP32 elements with FP32
-"scales"; FP32 x FP32 with E8M0 or UE4M3 scales is vectorized).
+product could not be held in int64: operand and scale formats whose significand product can
+exceed 60 bits (e.g. FP32 elements with FP32 "scales"; FP32 x FP32 with E8M0 or UE4M3 scales is
+vectorized). The sentinels have room: AccumConfig bounds |align_floor| and |anchor_exp| to
+2^20.
 
 Input checking: element codes of (codes, format) operands are checked to lie in the format's
 range (the reference does not check them; it decodes out-of-range codes as garbage).
@@ -64,7 +65,6 @@ AUTO_MAX_REFERENCE = 8  # 'auto' runs the reference for at most this many output
 # Term kinds (the reference's 'zero', 'finite', 'inf', 'nan' and its padding).
 _ZERO, _FIN, _INF, _NAN, _PAD = 0, 1, 2, 3, 4
 _NOAL = -(1 << 50)  # alignment exponent of a term that takes no part in the alignment
-_LIMIT = 1 << 20  # larger |align_floor| / |anchor_exp| go to the reference (sentinel room)
 _W = 60  # int64 sums are used while the magnitudes provably stay below 2^_W
 _CHUNK = 1 << 18  # products (output elements x instruction K) per tile
 
@@ -774,9 +774,6 @@ def _chain(views, pad, c_codes, c_fmt, cfg, block, ik, n_instr, rand):
 
 
 def _needs_reference(cfg: AccumConfig, afmt, bfmt, asc, bsc, sfmt) -> bool:
-    for v in (cfg.align_floor, cfg.anchor_exp):
-        if v is not None and abs(v) > _LIMIT:
-            return True
     bits = _sig_bits(afmt) + _sig_bits(bfmt)
     bits += sum(_sig_bits(sfmt) for s in (asc, bsc) if s is not None)
     return bits > 60
@@ -930,7 +927,8 @@ def gemm_auto(A, B, C, config: AccumConfig, *, c_fmt=None, rand_bits=None,
     """`gemm` with a choice of implementation; every method gives the same bits and flags.
 
     method: 'native' (`native.gemm_native`, the C kernel, which falls back to 'fast' with a
-    NativeFallbackWarning for a config it does not model), 'fast' (`gemm_fast`, numpy),
+    NativeFallbackWarning for a call it cannot take: no native module, scales over 8 bits,
+    rand_bits the numpy path reports on), 'fast' (`gemm_fast`, numpy),
     'reference' (`reference.gemm`, the pure-Python specification), or 'auto': the C kernel
     when the native backend is active (`emulator._backend`) and it models the config, else
     the reference for at most AUTO_MAX_REFERENCE output elements (there a per-element Python
@@ -943,7 +941,7 @@ def gemm_auto(A, B, C, config: AccumConfig, *, c_fmt=None, rand_bits=None,
         res = _nat._gemm_c(A, B, C, config, c_fmt, rand_bits, threads)
         if not isinstance(res, str):
             return res
-        method = "fast"  # a call the C kernel does not model: the numpy path, silently
+        method = "fast"  # a call the C kernel cannot take: the numpy path, silently
     if method == "auto":
         method = "fast" if _outputs(A, B) > AUTO_MAX_REFERENCE else "reference"
     if method == "native":

@@ -5,9 +5,11 @@ exactly what `reference.gemm` does (D bits in the config's register format, flag
 bit. The C kernel splits output rows across `threads` POSIX threads (None: the environment
 variable MXEMU_THREADS, else every core); the result does not depend on the thread count.
 
-Configs the C kernel does not model (operand significands whose product exceeds 64 bits,
-exponents or widths beyond the C config's int ranges) and a missing native module fall back to
-`emulator.numerics.fast.gemm_fast`, with a `NativeFallbackWarning` saying why;
+The C kernel models every valid config (AccumConfig bounds its integer knobs to the C config's
+ranges; operand significands of any width, products over 64 bits included). A missing native
+module falls back to `emulator.numerics.fast.gemm_fast`, with a `NativeFallbackWarning` saying
+why, as do the calls the C ABI cannot carry (scales of more than 8 bits, e.g. FP32 "scales")
+and rand_bits that the numpy path reports on (missing, not uint32 words per output);
 `native_supported(config)` tells beforehand, and `last_backend()` which path ran last.
 """
 from __future__ import annotations
@@ -33,7 +35,6 @@ __all__ = ["gemm_native", "native_supported", "config_to_native", "NativeFallbac
 _KSPLIT = {"sequential": 0, "interleaved": 1, "scale_blocks": 2}
 _ALIGN = {"max": 0, "products_then_c": 1, "anchor": 2}
 _DROPPED = {"truncate": 0, "floor": 1, "sticky": 2, "nearest": 3}
-_I32 = 1 << 20  # exponents beyond +-2^20 are not modelled natively
 _state = {"last": None}
 
 
@@ -52,18 +53,10 @@ def last_backend():
 
 
 def _why_unsupported(cfg: AccumConfig):
-    """A reason the C kernel cannot run cfg (mirrors mxemu_gemm's checks), or None."""
+    """Why the C kernel cannot run cfg, or None. Every valid AccumConfig fits the C config
+    (config.py bounds the knobs to its ranges), so only a missing module is a reason."""
     if not _HAVE:
         return "the native module emulator._native (with _gemm) is not available"
-    for name in ("anchor_exp", "align_floor"):
-        v = getattr(cfg, name)
-        if v is not None and abs(v) > _I32:
-            return f"{name} beyond +-2^20"
-    for name in ("instruction_k", "terms_per_step", "interleave", "block_terms", "frac_bits",
-                 "carry_bits"):
-        v = getattr(cfg, name)
-        if v is not None and v > (1 << 16 if name in ("frac_bits", "carry_bits") else 1 << 24):
-            return f"{name} too large for the native kernel"
     return None
 
 
@@ -173,26 +166,20 @@ def _gemm_c(A, B, C, config: AccumConfig, c_fmt, rand_bits, threads):
     if m == 0 or n == 0:
         return np.zeros((m, n), dtype=reg.code_dtype), np.zeros((m, n), dtype=np.uint8)
     why = _why_unsupported(config)
-    if why is None and cf.kind != "float":
-        why = f"c_fmt={cf.name} (not a float format)"
     rnd, why_r = _rand_words(rand_bits, config, (m, n))
     if why or why_r:
         return why or why_r
     a_s, a_blk = _block_scales(A, 1)
     b_s, b_blk = _block_scales(B, 0)
+    if (a_s is not None or b_s is not None) and sfmt.bits > 8:
+        return f"scales of {sfmt.name} (the C ABI takes scale codes of at most 8 bits)"
     cfgd = config_to_native(config)
     if config.k_split == "scale_blocks" and not config.block_terms:
         cfgd["block_terms"] = int(block)
-    try:
-        d, fl = _native._gemm(
-            cfgd, afmt.params, np.ascontiguousarray(ac, dtype=np.uint32), bfmt.params,
-            np.ascontiguousarray(bc, dtype=np.uint32), sfmt.params, a_s, a_blk, b_s, b_blk,
-            cf.params, None if C is None else np.ascontiguousarray(Cin, dtype=np.uint32), nth,
-            rnd)
-    except TypeError as e:
-        if str(e).startswith("unsupported"):
-            return str(e)
-        raise
+    d, fl = _native._gemm(
+        cfgd, afmt.params, np.ascontiguousarray(ac, dtype=np.uint32), bfmt.params,
+        np.ascontiguousarray(bc, dtype=np.uint32), sfmt.params, a_s, a_blk, b_s, b_blk,
+        cf.params, None if C is None else np.ascontiguousarray(Cin, dtype=np.uint32), nth, rnd)
     return d.astype(reg.code_dtype, copy=False), fl
 
 
@@ -230,23 +217,20 @@ def dot_batch_native(a, b, a_fmt, b_fmt, a_scale, b_scale, c, c_fmt, config: Acc
     its own path)."""
     p, k = a.shape
     rnd, why_r = _rand_words(rand_bits, config, (p,))
-    if (_why_unsupported(config) is not None or c_fmt.kind != "float" or k == 0 or why_r
+    if k == 0:  # no products: the scales scale nothing (the reference reads none of them)
+        a_scale = b_scale = None
+    if (_why_unsupported(config) is not None or why_r
             or (scale_fmt.bits > 8 and (a_scale is not None or b_scale is not None))):
         return None
     a_s, a_blk = _per_block_scales(a_scale, p, k)
     b_s, b_blk = _per_block_scales(b_scale, p, k)
     cfgd = config_to_native(config)
     if config.k_split == "scale_blocks":
-        cfgd["block_terms"] = int(block)
-    try:
-        d, fl = _native._dot_batch(
-            cfgd, a_fmt.params, np.ascontiguousarray(a, dtype=np.uint32), b_fmt.params,
-            np.ascontiguousarray(b, dtype=np.uint32), scale_fmt.params, a_s, a_blk, b_s, b_blk,
-            c_fmt.params, np.ascontiguousarray(c, dtype=np.uint32), _threads(threads), rnd)
-    except TypeError as e:  # a limit only the C side knows (e.g. an adder too wide for K)
-        if str(e).startswith("unsupported"):
-            return None
-        raise
+        cfgd["block_terms"] = max(int(block), 1)  # K = 0: one empty block
+    d, fl = _native._dot_batch(
+        cfgd, a_fmt.params, np.ascontiguousarray(a, dtype=np.uint32), b_fmt.params,
+        np.ascontiguousarray(b, dtype=np.uint32), scale_fmt.params, a_s, a_blk, b_s, b_blk,
+        c_fmt.params, np.ascontiguousarray(c, dtype=np.uint32), _threads(threads), rnd)
     _state["last"] = "native"
     return d.astype(config.register.code_dtype, copy=False), fl
 

@@ -162,8 +162,6 @@ void check_status(int32_t st, const char *what, int64_t rand_per)
     if (st == MXEMU_ERR_RAND_SHORT)
         value_error("rand_bits has " + std::to_string(rand_per) +
                     " values but the chain needs more");
-    if (st == MXEMU_ERR_UNSUPPORTED)
-        throw py::type_error("unsupported: " + std::string(mxemu_status_string(st)));
     if (st == MXEMU_ERR_CODE_RANGE)
         value_error("codes: a code (of A, B, C or the scales) is out of range for its format");
     raise_status(st, what);
@@ -245,8 +243,7 @@ void register_numerics(py::module_ &m)
           py::arg("a_block"), py::arg("b_scales"), py::arg("b_block"), py::arg("c_fmt"),
           py::arg("c_codes"), py::arg("threads"), py::arg("rand_bits") = py::none(),
           "D = A @ B + C with the accumulation model (mxemu_gemm_ex).  B is passed transposed "
-          "(N x K).  Raises TypeError('unsupported: ...') for a config the C kernel does not "
-          "model (the Python adapter falls back), ValueError for bad arguments.");
+          "(N x K).  Raises ValueError for bad arguments.");
     m.def("_dot_batch", &dot_batch, py::arg("config"), py::arg("a_fmt"), py::arg("a_codes"),
           py::arg("b_fmt"), py::arg("b_codes"), py::arg("scale_fmt"), py::arg("a_scales"),
           py::arg("a_block"), py::arg("b_scales"), py::arg("b_block"), py::arg("c_fmt"),

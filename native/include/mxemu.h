@@ -121,7 +121,8 @@ extern "C" {
 #define MXEMU_ERR_ARG (-3)         /* an enum or size argument is invalid          */
 #define MXEMU_ERR_CODE_RANGE (-4)  /* a code does not fit the format's bit width   */
 #define MXEMU_ERR_LENGTH (-5)      /* a length is negative or not a block multiple */
-#define MXEMU_ERR_UNSUPPORTED (-6) /* a valid config the C kernel does not model     */
+#define MXEMU_ERR_UNSUPPORTED (-6) /* kept for ABI stability: every valid config is
+                                      modelled, no call returns it now             */
 #define MXEMU_ERR_VERSION (-7)     /* struct_size / version of a config mismatch    */
 #define MXEMU_ERR_ALLOC (-8)       /* out of memory                                 */
 #define MXEMU_ERR_RAND_SHORT (-9)  /* a stochastic rounding found its output's
@@ -363,17 +364,16 @@ typedef struct mxemu_accum_config {
  *             NULL when both scale arrays are NULL
  *   a_scales  NULL (no scale) or m x (k / a_block) scale codes, row-major
  *   b_scales  NULL or n x (k / b_block) scale codes (B transposed)
- *   c_fmt     the format of C's bits (usually config->register_format)
+ *   c_fmt     the format of C's bits (usually config->register_format; any
+ *             format, int formats included)
  *   c_codes   m x n codes of c_fmt, or NULL for +0
  *   threads   output rows are split across this many POSIX threads; <= 0: the
  *             environment variable MXEMU_THREADS, else the online CPU count.
  *             The result does not depend on it.
  * Outputs d_codes[m x n] (bits in register_format) and flags[m x n]
  * (MXEMU_FLAG_INEXACT, _UNDERFLOW, _OVERFLOW, _INVALID).
- * Returns MXEMU_OK; MXEMU_ERR_UNSUPPORTED (nothing written) for a valid
- * config this kernel does not model: operand significands (element times
- * block scale) whose product exceeds 64 bits (an int element of 30 fraction
- * bits scaled by UE4M3 on both sides); MXEMU_ERR_NULL for a stochastic rounding
+ * Returns MXEMU_OK (every valid config is modelled, operand significands of
+ * any width included); MXEMU_ERR_NULL for a stochastic rounding
  * (MXEMU_SR anywhere in the config): its random words come through
  * mxemu_gemm_ex; or another negative MXEMU_ERR_*.  Argument errors write
  * nothing; an error found while computing (MXEMU_ERR_ALLOC,

@@ -15,14 +15,17 @@
  * A sum that is itself a term again (the product sum of PRODUCTS_THEN_C, a
  * block sum of SCALE_BLOCKS) is kept exact instead: over 63 bits it is a wide
  * term, its limbs in a per-thread pool, cut and added by the limb accumulator.
+ * So is an exact product over 63 bits (operands of up to 41 significand bits
+ * each: an int of 30 fraction bits times a scale); a product rounded into
+ * product_format reaches mx_round_pack as its top 63 bits and a sticky bit.
  *
  * The GEMM runs through the vectorised kernel of gemm_simd.c where it applies
  * (the outputs it cannot prove exact come back here, one by one).
  *
- * Not supported (MXEMU_ERR_UNSUPPORTED, decided before anything is computed):
- * operands whose significands (element times scale) multiply to more than 64
- * bits.  A stochastic-rounding sequence that runs out is found when a rounding
- * needs the missing word (MXEMU_ERR_RAND_SHORT), as in the reference.
+ * Every valid call is modelled: MXEMU_ERR_UNSUPPORTED is no longer returned
+ * (the constant stays for ABI stability).  A stochastic-rounding sequence that
+ * runs out is found when a rounding needs the missing word
+ * (MXEMU_ERR_RAND_SHORT), as in the reference.
  */
 #include <math.h>
 #include <pthread.h>
@@ -512,28 +515,35 @@ static void sum_terms(const dctx *x, scratch *s, const term *t, int nt, int32_t 
     }
 }
 
+/* Makes t a wide term of the n limbs w (low first, the top one nonzero),
+ * copied into the wide pool; t is left as it is when the pool cannot grow
+ * (the call then reports MXEMU_ERR_ALLOC and this value is never used). */
+static void make_wide(scratch *s, term *t, const uint64_t *w, int n)
+{
+    if (s->wused + (size_t)n > s->wcap) {
+        const size_t cap = 2 * s->wcap + (size_t)n + 64;
+        uint64_t *p = cap < INT32_MAX ? realloc(s->wpool, sizeof(uint64_t) * cap) : NULL;
+        if (!p) {
+            s->oom = 1;
+            return;
+        }
+        s->wpool = p;
+        s->wcap = cap;
+    }
+    memcpy(s->wpool + s->wused, w, sizeof(uint64_t) * (size_t)n);
+    t->wide = 1;
+    t->woff = (int32_t)s->wused;
+    t->sig = (uint64_t)n;
+    s->wused += (size_t)n;
+}
+
 /* The exact sum sum_terms just made (nonzero) as a term aligning by align;
  * a magnitude over 63 bits moves from the limbs into the wide pool. */
 static term exact_term(scratch *s, const sum_out *o, int32_t align)
 {
     term t = {T_FIN, (int8_t)o->neg, 1, 0, o->q, align, 0, o->n};
-    if (!o->xn)
-        return t;
-    if (s->wused + (size_t)o->xn > s->wcap) {
-        const size_t cap = 2 * s->wcap + (size_t)o->xn + 64;
-        uint64_t *p = cap < INT32_MAX ? realloc(s->wpool, sizeof(uint64_t) * cap) : NULL;
-        if (!p) { /* the call reports MXEMU_ERR_ALLOC; this value is never used */
-            s->oom = 1;
-            return t;
-        }
-        s->wpool = p;
-        s->wcap = cap;
-    }
-    memcpy(s->wpool + s->wused, s->limbs, sizeof(uint64_t) * (size_t)o->xn);
-    t.wide = 1;
-    t.woff = (int32_t)s->wused;
-    t.sig = (uint64_t)o->xn;
-    s->wused += (size_t)o->xn;
+    if (o->xn)
+        make_wide(s, &t, s->limbs, o->xn);
     return t;
 }
 
@@ -683,16 +693,28 @@ static term product(const dctx *x, scratch *s, const side *a, const side *b, uin
         t.align = a->align + b->align;
         return t;
     }
+    /* each side is below 2^41 (an element of at most 32 significand bits
+     * times a scale of at most 9), so the product fits 128 bits */
+    const dt_u128 p = (dt_u128)a->sig * b->sig;
+    const int L = bitlen128(p);
     t.kind = T_FIN;
-    t.sig = a->sig * b->sig;
     t.lsb = a->lsb + b->lsb;
     t.align = a->align + b->align;
     t.has_align = 1;
     if (x->c.product_exponent == MXEMU_ACC_PEXP_VALUE)
-        t.align = bitlen64(t.sig) - 1 + t.lsb;
+        t.align = L - 1 + t.lsb;
     if (x->c.has_product_format) {
-        uint32_t code = dt_round(x, s, &x->pf, &x->prod_rc, t.sign, t.sig, t.lsb, flags);
-        t = reg_term(x, &x->pf, code, 0);
+        /* over 63 bits: the top 63 and a sticky bit round exactly (see the header) */
+        const int d = L > 63 ? L - 63 : 0;
+        const uint64_t n = (uint64_t)(p >> d) | (uint64_t)((p & (((dt_u128)1 << d) - 1u)) != 0);
+        uint32_t code = dt_round(x, s, &x->pf, &x->prod_rc, t.sign, n, t.lsb + d, flags);
+        return reg_term(x, &x->pf, code, 0);
+    }
+    if (L <= 63) {
+        t.sig = (uint64_t)p;
+    } else { /* a wide term of one or two limbs, added by the limb accumulator */
+        const uint64_t w[2] = {(uint64_t)p, (uint64_t)(p >> 64)};
+        make_wide(s, &t, w, L > 64 ? 2 : 1);
     }
     return t;
 }
@@ -1178,11 +1200,13 @@ static void simd_rows(const dctx *x, scratch *s, int64_t r0, int64_t r1, double 
                 uint64_t sig;
                 const int cls = mx_unpack_code(&x->cf, x->c_codes[i * x->n + j], &sign, &exp,
                                                &sig);
-                if (cls == MXEMU_CLASS_NORMAL) {
+                if (cls == MXEMU_CLASS_NORMAL && !x->cf.is_int) {
                     acc[o] = ldexp(sign ? -(double)sig : (double)sig, exp - x->cf.man_bits);
                     acca[o] = exp;
                 } else if (cls != MXEMU_CLASS_ZERO) {
-                    bad[o] = 1; /* NaN, Inf, subnormal C: every rule of the general path */
+                    /* NaN, Inf, subnormal C and an int C (up to 32 significand bits,
+                     * beyond what the kernel's bounds assume): the general path */
+                    bad[o] = 1;
                 }
             }
         mx_simd_rows(p, i0, i1, acc, acca, lo, inex, bad);
@@ -1813,7 +1837,7 @@ static int32_t run_model(const mxemu_accum_config *cfg, int64_t m, int64_t n, in
     }
     if (c->has_product_format && (st = result_fmt(&x.pf, &c->product_format)) != MXEMU_OK)
         return st;
-    if (x.cf.is_int || x.cf.bits > 32)
+    if (x.cf.bits > 32)
         return MXEMU_ERR_FORMAT;
     const int32_t step_mode = c->step_rounding >= 0 ? c->step_rounding : c->rounding;
     if ((st = rc_of(&x.out, c->rounding, c->overflow, c->sr_bits, &x.out_rc)) != MXEMU_OK ||
@@ -1825,7 +1849,7 @@ static int32_t run_model(const mxemu_accum_config *cfg, int64_t m, int64_t n, in
     x.same_out_reg = same_desc(&c->output_format, &c->register_format);
     x.same_step_reg = same_desc(c->has_step_format ? &c->step_format : &c->output_format,
                                 &c->register_format);
-    /* 3. stochastic rounding needs the random words; what this kernel does not model */
+    /* 3. stochastic rounding needs the random words */
     const int product_sr = c->has_product_format && c->product_rounding == MXEMU_SR;
     const int any_sr = c->rounding == MXEMU_SR || step_mode == MXEMU_SR || product_sr;
     if (rand_per < 0 || rand_per > (1ll << 40))
@@ -1854,13 +1878,12 @@ static int32_t run_model(const mxemu_accum_config *cfg, int64_t m, int64_t n, in
     x.unit.dropped = c->dropped;
     x.exact.alignment = MXEMU_ACC_ALIGN_MAX;
     x.exact.dropped = MXEMU_ACC_DROPPED_TRUNCATE;
-    /* 4b. a product's significand must fit a term's 64 bits (an int of 30
-     * fraction bits times a scale with significand bits would not), and the
-     * fast steps hold each operand's (element times scale) in 32 */
+    /* 4b. the fast steps hold each operand's significand (element times
+     * scale) in 32 bits; wider ones (an int of 30 fraction bits times a scale
+     * with significand bits) take the general path, their products over 63
+     * bits as wide terms */
     const int sig_a = fmt_sig_bits(&af) + (a_scales ? fmt_sig_bits(&sf) : 0);
     const int sig_b = fmt_sig_bits(&bf) + (b_scales ? fmt_sig_bits(&sf) : 0);
-    if (sig_a + sig_b > 64)
-        return MXEMU_ERR_UNSUPPORTED;
     const int narrow = sig_a <= 32 && sig_b <= 32;
     /* 5. accumulator capacity: the widest exact sum of a step, in bits.  Every
      * finite term lies in [2^lo, 2^hi) (products: the sums of their factors'
