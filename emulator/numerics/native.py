@@ -39,7 +39,7 @@ _state = {"last": None}
 
 
 class NativeFallbackWarning(UserWarning):
-    """gemm_native ran the numpy path because the C kernel does not model the config."""
+    """gemm_native ran the numpy path: no native module, or arguments its C ABI cannot carry."""
 
 
 def available() -> bool:
