@@ -242,7 +242,7 @@ def test_extreme_configs_through_the_abi(lib):
 
 
 @pytest.mark.parametrize("name", ["b200-mxf8f6f4", "h100-fp8-wgmma", "exact", "b200-mxf4nvf4",
-                                  "mxdotp", "a100-fp16"])
+                                  "mxdotp", "a100-fp16", "fp32-fma-chain"])
 def test_gemm_vectorised_kernel_through_the_abi(lib, name):
     """mxemu_gemm on operands large enough for the vectorised kernel's table-driven plan and
     all of its routes (quantized Gaussian data spread over rows and columns, zeros, NaN

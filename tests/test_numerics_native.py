@@ -1168,3 +1168,56 @@ def test_wide_products_hand_cases():
                                                    product_exponent="value"))
     _assert_native(A, B, None, AccumConfig(k_split="scale_blocks", alignment="products_then_c",
                                            frac_bits=40))
+
+
+@pytest.mark.parametrize("name", ["fp32-fma-chain", "fp32-fma-chain-rtz", "fp32-fma-chain-rup",
+                                  "fp32-fma-chain-rdn", "fp32-fma-chain-floor", "b200-mxf8f6f4",
+                                  "b200-mxf4nvf4", "h100-fp8-wgmma", "exact", "a100-fp16",
+                                  "floor-zero"])
+@pytest.mark.parametrize("seed", [3, 4])
+def test_vectorised_zero_steps_and_binary32_fma(name, seed, monkeypatch):
+    """Exact zero step results inside a chain (leading zero products, cancelling pairs), chains
+    that end at zero, and the binary32 fused-multiply-add route of one-product steps
+    (fp32-fma-chain and its other roundings), with subnormal, huge and overflowing sums:
+    the vectorised kernel against the scalar C path and numpy, bits and flags."""
+    from emulator.numerics import gemm_fast
+    base = name.split("-fma-chain")[0] + "-fma-chain" if "fma-chain" in name else name
+    if name == "floor-zero":  # an alignment floor above the products: zeros align there
+        cfg = get_preset("b200-mxf8f6f4").config.replace(align_floor=0, frac_bits=13)
+    else:
+        cfg = get_preset(base).config
+    if name.endswith(("-rtz", "-rup", "-rdn")):
+        cfg = cfg.replace(rounding=name[-3:])
+    if name.endswith("-floor"):
+        cfg = cfg.replace(align_floor=-126)
+    rng = np.random.default_rng(seed)
+    m, n, k = 21, 19, 96
+    x = rng.standard_normal((m, k)) * np.exp2(rng.integers(-20, 20, (m, 1)))
+    y = rng.standard_normal((k, n)) * np.exp2(rng.integers(-20, 20, (1, n)))
+    x[1, :40] = 0.0  # leading zero products: exact zero steps, then nonzero ones
+    x[2, :] = 0.0  # a chain that ends at zero
+    x[3, :2], y[:2, 4] = (1.0, -1.0), (1.0, 1.0)  # cancels to zero, then goes on
+    x[4, :] *= 2.0 ** -100  # subnormal binary32 sums
+    x[5, :] *= 2.0 ** 95  # sums near and past the largest binary32
+    y[:, 6] *= 2.0 ** 40
+    if name == "a100-fp16":
+        x, y = np.clip(x, -6e4, 6e4), np.clip(y, -6e4, 6e4)
+        A, B = (FP16.encode(x).codes, FP16), (FP16.encode(y).codes, FP16)
+    else:
+        elem = "e2m1" if "mxf4" in name else "e4m3"
+        A = emulator.quantize(x.astype(np.float32), elem, axis=1)
+        B = emulator.quantize(y.astype(np.float32), elem, axis=0)
+    reg = cfg.register
+    C = reg.encode(rng.standard_normal((m, n))).codes.astype(np.int64)
+    C[1, :] = 0  # +0: the chain starts from an exact zero
+    C[2, :5] = 1 << (reg.bits - 1)  # -0 with a zero row: the sign of an exact zero result
+    C[0, 0] = reg.nan_code(0)
+    want = gemm_fast(A, B, C, cfg)
+    monkeypatch.delenv("MXEMU_GEMM_SIMD", raising=False)
+    got = gemm_native(A, B, C, cfg, threads=1)
+    monkeypatch.setenv("MXEMU_GEMM_SIMD", "0")
+    scalar = gemm_native(A, B, C, cfg, threads=1)
+    for label, g in (("vectorised", got), ("scalar", scalar)):
+        for part in (0, 1):
+            bad = np.argwhere(g[part] != want[part])
+            assert bad.size == 0, f"{label} {name}: first difference at {bad[0].tolist()}"

@@ -1214,7 +1214,8 @@ static void simd_rows(const dctx *x, scratch *s, int64_t r0, int64_t r1, double 
             int have_a = 0;
             for (int64_t j = 0; j < x->n; j++) {
                 const int64_t o = (i - i0) * np + j;
-                if (bad[o]) { /* decode the two rows (A's once per row) */
+                /* a zero result too: its sign and flags follow every rule there */
+                if (bad[o] || acc[o] == 0.0) { /* decode the two rows (A's once per row) */
                     if (!have_a)
                         decode_row(x, 0, i, s->ra, s->rfa);
                     have_a = 1;
@@ -1620,9 +1621,19 @@ static void plan_worker(void *arg)
  * that binary64 holds exactly, and operand exponents far inside binary64's
  * range.  Returns 1 when it does, 0 otherwise (or when out of memory).  The
  * operands are decoded here, a row at a time, straight into the plan. */
-static int simd_plan_build(const dctx *x, mx_simd_plan *p, void **mem, int64_t threads)
+/* IEEE binary32 itself: 8 exponent bits, 23 mantissa bits, bias 127, Inf and
+ * NaN, subnormals. */
+static int fmt_is_binary32(const mx_fmt *f)
+{
+    return !f->is_int && f->exp_bits == 8 && f->man_bits == 23 && f->bias == 127 &&
+           f->is_signed && f->specials == MXEMU_SPECIALS_IEEE && f->subnormals;
+}
+
+static int simd_plan_build(const dctx *x, mx_simd_plan *p, void **mem, void **mem32,
+                           int64_t threads)
 {
     *mem = NULL;
+    *mem32 = NULL;
     const mxemu_accum_config *c = &x->c;
     /* SCALE_BLOCKS: the blocks of an instruction play the steps' part */
     const int blocks = c->k_split == MXEMU_ACC_KSPLIT_SCALE_BLOCKS;
@@ -1758,6 +1769,28 @@ static int simd_plan_build(const dctx *x, mx_simd_plan *p, void **mem, int64_t t
     p->zero_align = x->zero_align;
     p->step = (mx_simd_fmt){x->step.man_bits, x->step.emin, x->step.emax, rc_step};
     p->out = (mx_simd_fmt){x->out.man_bits, x->out.emin, x->out.emax, rc_out};
+    p->fma32 = 0;
+    p->va32 = p->vb32 = NULL;
+    if (x->ik == 1 && x->nsteps == 1 && !blocks && !chunked && !x->unit.bounded && !after &&
+        fmt_is_binary32(&x->out) && fmt_is_binary32(&x->reg) && fmt_is_binary32(&x->cf) &&
+        mx_simd_fma32_available()) {
+        /* operands as binary32, when every one is exactly a binary32 */
+        float *f32 = malloc(sizeof(float) * (size_t)(m * kp + kp * np));
+        int exact = f32 != NULL;
+        for (int64_t u = 0; exact && u < m * kp + kp * np; u++) {
+            const double v = u < m * kp ? va[u] : vb[u - m * kp];
+            f32[u] = (float)v;
+            exact = (double)f32[u] == v;
+        }
+        if (exact) {
+            p->fma32 = 1;
+            p->va32 = f32;
+            p->vb32 = f32 + m * kp;
+            *mem32 = f32;
+        } else {
+            free(f32);
+        }
+    }
     *mem = buf;
     return 1;
 }
@@ -2011,12 +2044,12 @@ static int32_t run_model(const mxemu_accum_config *cfg, int64_t m, int64_t n, in
     nth = nth > m ? m : nth;
     nth = nth < 1 ? 1 : nth > MX_MAX_THREADS ? MX_MAX_THREADS : nth;
     mx_simd_plan plan;
-    void *plan_mem = NULL;
+    void *plan_mem = NULL, *plan_mem32 = NULL;
     side *as = NULL, *bs = NULL;
     fside *fa = NULL, *fb = NULL;
     const int fast = x.fast_ok || x.fast_blocks;
     st = MXEMU_OK;
-    if (simd_plan_build(&x, &plan, &plan_mem, nth)) {
+    if (simd_plan_build(&x, &plan, &plan_mem, &plan_mem32, nth)) {
         x.simd = &plan;
     } else {
         as = malloc(sizeof(side) * (size_t)(m * k + 1));
@@ -2059,6 +2092,7 @@ static int32_t run_model(const mxemu_accum_config *cfg, int64_t m, int64_t n, in
         memset(flags, 0, (size_t)n_out);
     }
     free(plan_mem);
+    free(plan_mem32);
     free(as);
     free(bs);
     free(fa);

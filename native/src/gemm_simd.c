@@ -11,9 +11,12 @@
  *   3. the sum S rounds once into the step format: e = floor(log2 |S|),
  *      y = S * 2^(M - e) in [2^M, 2^(M+1)), r = y rounded to an integer with
  *      the mode, result r * 2^(e - M); inexact when r != y.
- * Lanes whose S is zero, or whose e or result exponent falls outside the
- * format's normal range, are marked bad (dot.c redoes them with every rule:
- * zero signs, subnormals, overflow policies).
+ * An exact zero S goes on as the next step's zero accumulator; a zero from
+ * cut bits, and lanes whose e or result exponent falls outside the format's
+ * normal range, are marked bad, and so is a chain that ends at zero (dot.c
+ * redoes them with every rule: zero signs, subnormals, overflow policies).
+ * Steps of one product summed exactly into binary32 run as the IEEE binary32
+ * fused multiply-add itself (fma32_rows).
  */
 #include "gemm_simd.h"
 
@@ -28,6 +31,12 @@ int mx_simd_available(void)
 {
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
            __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw");
+}
+
+int mx_simd_fma32_available(void)
+{
+    /* MXCSR bit 6: subnormal inputs are zero (DAZ); bit 15: results flush (FTZ) */
+    return mx_simd_available() && !(__builtin_ia32_stmxcsr() & ((1u << 6) | (1u << 15)));
 }
 
 /* 8 bytes (0 / nonzero) as a lane mask. */
@@ -184,21 +193,28 @@ T512 static inline __m512d round_to_odd(__m512d hi, __m512d lo)
 /* tot rounded once into f (the acc of the next step): lanes whose tot is zero
  * or leaves f's normal range are marked bad. */
 T512 static inline __m512d round_into(__m512d tot, const mx_simd_fmt *f, __mmask8 lost,
-                                      __mmask8 *inex, __mmask8 *bad, __m256i *accal)
+                                      __mmask8 *inex, __mmask8 *bad, __m256i *accal,
+                                      int32_t zero_align)
 {
     const __m512d zero = _mm512_setzero_pd();
-    *bad |= _mm512_cmp_pd_mask(tot, zero, _CMP_EQ_OQ);
+    /* an exact zero is the next step's zero accumulator (its sign cannot matter
+     * there: it only decides the sign of a zero result, and a chain that ends at
+     * zero goes to the scalar path); a zero from cut bits is the scalar path's */
+    const __mmask8 z = _mm512_cmp_pd_mask(tot, zero, _CMP_EQ_OQ);
+    *bad |= z & lost;
     const __m512d e = _mm512_getexp_pd(tot);
     const __m256i ei = _mm512_cvtpd_epi32(e);
-    *bad |= _mm256_cmplt_epi32_mask(ei, _mm256_set1_epi32(f->emin)) |
-            _mm256_cmpgt_epi32_mask(ei, _mm256_set1_epi32(f->emax));
+    *bad |= (_mm256_cmplt_epi32_mask(ei, _mm256_set1_epi32(f->emin)) |
+             _mm256_cmpgt_epi32_mask(ei, _mm256_set1_epi32(f->emax))) & ~z;
     const __m512d sh = _mm512_sub_pd(_mm512_set1_pd((double)f->man), e);
     const __m512d y = _mm512_scalef_pd(tot, sh);
     const __m512d r = round_int(y, f->rc);
-    *inex |= lost | _mm512_cmp_pd_mask(r, y, _CMP_NEQ_UQ);
-    const __m512d acc = _mm512_scalef_pd(r, _mm512_sub_pd(zero, sh));
-    *accal = _mm512_cvtpd_epi32(_mm512_getexp_pd(acc));
-    *bad |= _mm256_cmpgt_epi32_mask(*accal, _mm256_set1_epi32(f->emax));
+    *inex |= lost | (_mm512_cmp_pd_mask(r, y, _CMP_NEQ_UQ) & ~z);
+    const __m512d acc = _mm512_mask_blend_pd(z, _mm512_scalef_pd(r, _mm512_sub_pd(zero, sh)),
+                                             zero);
+    *accal = _mm256_mask_blend_epi32(z, _mm512_cvtpd_epi32(_mm512_getexp_pd(acc)),
+                                     _mm256_set1_epi32(zero_align));
+    *bad |= _mm256_cmpgt_epi32_mask(*accal, _mm256_set1_epi32(f->emax)) & ~z;
     return acc;
 }
 
@@ -409,7 +425,7 @@ T512 static void tile(const mx_simd_plan *p, int64_t i, int nr, int64_t j0, int6
                 acc[r] = hi;
                 if (c1 == p->nsteps) { /* the step's last chunk: its one rounding */
                     acc[r] = round_into(round_to_odd(hi, lo[r]), &p->out, 0, &inex[r], &bad[r],
-                                        &accal[r]);
+                                        &accal[r], p->zero_align);
                     lo[r] = zero;
                 }
             }
@@ -440,7 +456,7 @@ T512 static void tile(const mx_simd_plan *p, int64_t i, int nr, int64_t j0, int6
                 for (int b = 0; b < p->nsteps; b++)
                     tot = _mm512_add_pd(tot, cut(bs[b], nq, &lost));
                 acc[r] = round_into(tot, p->c_after ? &p->step : &p->out, lost, &inex[r],
-                                    &bad[r], &accal[r]);
+                                    &bad[r], &accal[r], p->zero_align);
             }
         }
         for (int st = 0; st < (p->scale_blocks || p->chunked ? 0 : p->nsteps); st++) {
@@ -505,7 +521,8 @@ T512 static void tile(const mx_simd_plan *p, int64_t i, int nr, int64_t j0, int6
                 }
                 fma_sum_rows(vr, vb, nt, tot);
                 for (int r = 0; r < nr; r++)
-                    acc[r] = round_into(tot[r], f, 0, &inex[r], &bad[r], &accal[r]);
+                    acc[r] = round_into(tot[r], f, 0, &inex[r], &bad[r], &accal[r],
+                                        p->zero_align);
                 continue;
             }
             /* each row's sum, then the rows' roundings together: the rows' chains
@@ -564,14 +581,16 @@ T512 static void tile(const mx_simd_plan *p, int64_t i, int nr, int64_t j0, int6
                 }
             }
             for (int r = 0; r < nr; r++)
-                acc[r] = round_into(tot[r], f, lost[r], &inex[r], &bad[r], &accal[r]);
+                acc[r] = round_into(tot[r], f, lost[r], &inex[r], &bad[r], &accal[r],
+                                    p->zero_align);
         }
         if (p->c_after) { /* the steps' result + C, exact (TwoSum error 0), rounded once */
             for (int r = 0; r < nr; r++) {
                 __m512d err;
                 const __m512d sum = two_sum(acc[r], cval[r], &err);
                 bad[r] |= _mm512_cmp_pd_mask(err, zero, _CMP_NEQ_UQ);
-                acc[r] = round_into(sum, &p->out, 0, &inex[r], &bad[r], &accal[r]);
+                acc[r] = round_into(sum, &p->out, 0, &inex[r], &bad[r], &accal[r],
+                                    p->zero_align);
             }
         }
     }
@@ -586,6 +605,93 @@ T512 static void tile(const mx_simd_plan *p, int64_t i, int nr, int64_t j0, int6
     }
 }
 
+/* The fma32 route: one IEEE binary32 fused multiply-add per step, with the
+ * step's rounding as the instruction's immediate, in the low 8 lanes of a
+ * 512-bit vector (only those take an embedded rounding).  Inexact when the
+ * same FMA rounded up and down differ.  Lanes whose result is at or below the
+ * smallest normal (an exact zero excepted), in the top binade (an overflow, or
+ * the rounding to the largest finite) or NaN are marked bad: those rules
+ * (underflow, overflow policies) are the scalar path's. */
+#define FMA32(a, b, c, RC) _mm512_fmadd_round_ps(a, b, c, (RC) | _MM_FROUND_NO_EXC)
+
+T512 static inline __m512 fma32_step(__m512 a, __m512 b, __m512 c, int rc, __mmask8 *inex,
+                                     __mmask8 *bad)
+{
+    __m512 r;
+    switch (rc) {
+    case 0: r = FMA32(a, b, c, _MM_FROUND_TO_NEAREST_INT); break;
+    case 1: r = FMA32(a, b, c, _MM_FROUND_TO_NEG_INF); break;
+    case 2: r = FMA32(a, b, c, _MM_FROUND_TO_POS_INF); break;
+    default: r = FMA32(a, b, c, _MM_FROUND_TO_ZERO); break;
+    }
+    const __m512 up = FMA32(a, b, c, _MM_FROUND_TO_POS_INF);
+    const __m512 dn = FMA32(a, b, c, _MM_FROUND_TO_NEG_INF);
+    const __mmask16 exact = _mm512_cmp_ps_mask(up, dn, _CMP_EQ_OQ);
+    *inex |= (__mmask8)~exact;
+    const __m512 mag = _mm512_abs_ps(r);
+    const __mmask16 normal = _mm512_cmp_ps_mask(mag, _mm512_set1_ps(0x1p-126f), _CMP_GT_OQ) &
+                             _mm512_cmp_ps_mask(mag, _mm512_set1_ps(0x1p127f), _CMP_LT_OQ);
+    /* an exact zero goes on as the next step's zero accumulator (see round_into) */
+    const __mmask16 zero = _mm512_cmp_ps_mask(mag, _mm512_setzero_ps(), _CMP_EQ_OQ) & exact;
+    *bad |= (__mmask8)~(normal | zero);
+    return r;
+}
+
+T512 static void fma32_rows(const mx_simd_plan *p, int64_t i0, int64_t i1, double *accv,
+                            int32_t *acca, uint8_t *inexv, uint8_t *badv)
+{
+    const int64_t kp = p->kp, np = p->np, ni = p->n_instr;
+    const int rc = p->out.rc;
+    for (int64_t j0 = 0; j0 < np; j0 += 8) {
+        const float *vb = p->vb32 + (j0 / 8) * kp * 8;
+        int col_has_spec = 0;
+        for (int64_t ins = 0; ins < ni; ins++)
+            col_has_spec |= bytes_mask(p->col_spec + ins * np + j0) != 0;
+        /* TILE_ROWS rows at once: their chains of FMAs are independent */
+        for (int64_t i = i0; i < i1; i += TILE_ROWS) {
+            const int nr = (int)(i1 - i < TILE_ROWS ? i1 - i : TILE_ROWS);
+            const float *va[TILE_ROWS];
+            const uint8_t *rs[TILE_ROWS];
+            __m512 acc[TILE_ROWS];
+            __mmask8 bad[TILE_ROWS], inex[TILE_ROWS];
+            for (int r = 0; r < TILE_ROWS; r++) {
+                const int rr = r < nr ? r : 0;
+                const int64_t o = (i + rr - i0) * np + j0;
+                va[r] = p->va32 + (i + rr) * kp;
+                rs[r] = p->row_spec + (i + rr) * ni;
+                acc[r] = _mm512_castps256_ps512(_mm512_cvtpd_ps(_mm512_loadu_pd(accv + o)));
+                bad[r] = r < nr ? bytes_mask(badv + o) : 0xFF;
+                inex[r] = bytes_mask(inexv + o);
+            }
+            int row_has_spec = 0;
+            for (int r = 0; r < nr; r++)
+                for (int64_t ins = 0; ins < ni; ins++)
+                    row_has_spec |= rs[r][ins];
+            for (int64_t ins = 0; ins < ni; ins++) {
+                /* a NaN or Inf in the instruction (K position ins: one product each) */
+                if (row_has_spec | col_has_spec) {
+                    const __mmask8 cs = bytes_mask(p->col_spec + ins * np + j0);
+                    for (int r = 0; r < nr; r++)
+                        bad[r] |= rs[r][ins] ? 0xFF : cs;
+                }
+                const __m512 b = _mm512_castps256_ps512(_mm256_loadu_ps(vb + ins * 8));
+                for (int r = 0; r < TILE_ROWS; r++)
+                    acc[r] = fma32_step(_mm512_set1_ps(va[r][ins]), b, acc[r], rc, &inex[r],
+                                        &bad[r]);
+            }
+            for (int r = 0; r < nr; r++) {
+                const int64_t o = (i + r - i0) * np + j0;
+                const __m512d a64 = _mm512_cvtps_pd(_mm512_castps512_ps256(acc[r]));
+                _mm512_storeu_pd(accv + o, a64);
+                _mm256_storeu_si256((__m256i *)(acca + o),
+                                    _mm512_cvtpd_epi32(_mm512_getexp_pd(a64)));
+                mask_bytes(inexv + o, inex[r]);
+                mask_bytes(badv + o, bad[r]);
+            }
+        }
+    }
+}
+
 /* Loop order for the caches: an 8-column panel of B, a block of about
  * SIMD_KBLOCK of its K positions (whole instructions, or chunks of a long
  * exact step), then every row of the block; the accumulators wait in the
@@ -596,6 +702,10 @@ T512 static void tile(const mx_simd_plan *p, int64_t i, int nr, int64_t j0, int6
 T512 void mx_simd_rows(const mx_simd_plan *p, int64_t i0, int64_t i1, double *acc,
                        int32_t *acc_align, double *lo, uint8_t *inexact, uint8_t *bad)
 {
+    if (p->fma32) {
+        fma32_rows(p, i0, i1, acc, acc_align, inexact, bad);
+        return;
+    }
     const int chunked = p->chunked;
     const int64_t per = chunked ? (SIMD_KBLOCK / p->scnt[0] > 1 ? SIMD_KBLOCK / p->scnt[0] : 1)
                                 : (SIMD_KBLOCK / p->ik > 1 ? SIMD_KBLOCK / p->ik : 1);
@@ -617,6 +727,8 @@ T512 void mx_simd_rows(const mx_simd_plan *p, int64_t i0, int64_t i1, double *ac
 #else /* no x86-64 GNU C: dot.c keeps its scalar path */
 
 int mx_simd_available(void) { return 0; }
+
+int mx_simd_fma32_available(void) { return 0; }
 
 void mx_simd_rows(const mx_simd_plan *p, int64_t i0, int64_t i1, double *acc,
                   int32_t *acc_align, double *lo, uint8_t *inexact, uint8_t *bad)

@@ -14,9 +14,11 @@
  * such integers.  Rounding into the step format is an integer rounding of the
  * value scaled to [2^M, 2^(M+1)) with the mode as an instruction immediate.
  *
- * Anything outside that (a NaN or Inf operand, a zero or non-normal step
- * result, an exponent out of range, an unbounded sum too wide for binary64)
- * marks the output "bad"; dot.c recomputes those outputs from scratch with
+ * An exact zero step result is the next step's zero accumulator.  Anything
+ * outside that (a NaN or Inf operand, a zero from cut bits, a non-normal step
+ * result, an exponent out of range, an unbounded sum too wide for binary64, a
+ * chain that ends at zero) marks the output "bad"; dot.c recomputes those
+ * outputs from scratch with
  * its general path, so the kernel never has to be complete, only exact where
  * it answers.
  */
@@ -54,6 +56,13 @@ typedef struct mx_simd_plan {
                            * SCALE_BLOCKS; nsteps <= MX_SIMD_MAX_BLOCKS)  */
     int32_t zero_align;  /* the alignment exponent of a zero accumulator */
     mx_simd_fmt step, out;
+    /* fma32: every step is one product and the accumulator, summed exactly and
+     * rounded once into IEEE binary32 (F unbounded, output = register =
+     * binary32, C inside), and every operand is exactly a binary32: the step is
+     * then the IEEE binary32 fused multiply-add with the step's rounding, run
+     * on va32 / vb32 (the layout of va / vb) */
+    int32_t fma32;
+    const float *va32, *vb32;
     const double *va;            /* m x kp: A's values (scales folded in)  */
     const int32_t *ea, *la;      /* m x kp: alignment exponents, lowest set bits */
     const double *vb;            /* B's values in panels of 8 columns: the  */
@@ -72,6 +81,11 @@ typedef struct mx_simd_plan {
 
 /* 1 when the CPU runs the kernel (x86-64 with AVX-512 F/DQ/VL/BW). */
 int mx_simd_available(void);
+
+/* 1 when the fma32 route may run here: the kernel is available and this
+ * thread's MXCSR neither treats subnormal inputs as zero nor flushes results
+ * (the binary32 fused multiply-add must be IEEE's). */
+int mx_simd_fma32_available(void);
 
 /* Rows i0 .. i1 - 1, every column j < np; the arrays are (i1 - i0) x np,
  * row-major.  acc and acc_align hold the accumulator entering (C's value
