@@ -473,8 +473,10 @@ T512 static void tile(const mx_simd_plan *p, int64_t i, int nr, int64_t j0, int6
             for (int r = 0; r < TILE_ROWS; r++) {
                 /* a. the bounds (bounded F: while steps keep passing them) */
                 fine[r] = 0;
-                if (p->bounded && !(r < nr && guess_try(&score[2])))
+                if (p->bounded && !(r < nr && guess_try(&score[2]))) {
+                    all_fine &= bad[r] == 0xFF;
                     continue;
+                }
                 acc0[r] = _mm512_cmp_pd_mask(acc[r], zero, _CMP_EQ_OQ);
                 acc_lsb[r] = _mm256_sub_epi32(accal[r], accman); /* exact: low_bit, if needed */
                 Eb[r] = _mm256_max_epi32(accal[r],
@@ -496,6 +498,7 @@ T512 static void tile(const mx_simd_plan *p, int64_t i, int nr, int64_t j0, int6
                         guess_done(&score[0], (__mmask8)(fine[r] | bad[r]) == 0xFF);
                     }
                     guess_done(&score[2], (__mmask8)(fine[r] | bad[r]) == 0xFF);
+                    all_fine &= (__mmask8)(fine[r] | bad[r]) == 0xFF;
                 } else { /* exact_sum's first test, for every lane of every row */
                     const __m256i lim = _mm256_set1_epi32(53 - 4 - lg);
                     __m256i Qb = _mm256_mask_blend_epi32(
@@ -509,9 +512,6 @@ T512 static void tile(const mx_simd_plan *p, int64_t i, int nr, int64_t j0, int6
                                   ~bad[r]);
                 }
             }
-            if (p->bounded)
-                for (int r = 0; r < nr; r++)
-                    all_fine &= (__mmask8)(fine[r] | bad[r]) == 0xFF;
             if (all_fine) { /* every row: one exact FMA sum, B's loads shared */
                 const double *vr[TILE_ROWS];
                 __m512d tot[TILE_ROWS];
