@@ -609,6 +609,21 @@ def test_c_abi_wide_knobs_match_reference():
             assert st_ == 0 and (out[0], fl[0]) == want, (cfg.describe(), it)
 
 
+def check_vectorised(A, B, C, cfg, name, monkeypatch):
+    """The vectorised kernel (one thread) and the scalar C path (MXEMU_GEMM_SIMD=0, two
+    threads) against the numpy path, bits and flags."""
+    from emulator.numerics import gemm_fast
+    want = gemm_fast(A, B, C, cfg)
+    monkeypatch.delenv("MXEMU_GEMM_SIMD", raising=False)
+    got = gemm_native(A, B, C, cfg, threads=1)
+    monkeypatch.setenv("MXEMU_GEMM_SIMD", "0")
+    scalar = gemm_native(A, B, C, cfg, threads=2)
+    for label, g in (("vectorised", got), ("scalar", scalar)):
+        for part in (0, 1):
+            bad = np.argwhere(g[part] != want[part])
+            assert bad.size == 0, f"{label} {name}: first difference at {bad[0].tolist()}"
+
+
 @pytest.mark.parametrize("name", ["b200-mxf8f6f4", "h100-fp8-wgmma", "exact", "mxdotp", "b200-fp8",
                                   "h100-fp8-fp16", "h100-fp16", "b200-fp16-fp16", "a100-bf16",
                                   "b200-mxf4nvf4", "blocks-c-after"])
@@ -618,7 +633,6 @@ def test_vectorised_kernel_matches_scalar_and_numpy(name, seed, monkeypatch):
     against the scalar C path (MXEMU_GEMM_SIMD=0) and the numpy path, bit for bit with flags,
     on shapes with ragged column panels, quantized Gaussian data with outliers, tiny values,
     zeros, NaN/Inf codes and scales, and C with specials and subnormals."""
-    from emulator.numerics import gemm_fast
     if name == "blocks-c-after":  # scale blocks, C after the step, a step format
         cfg = get_preset("b200-mxf4nvf4").config.replace(c_entry="after", step_format=FP16,
                                                          instruction_k=48)
@@ -645,14 +659,7 @@ def test_vectorised_kernel_matches_scalar_and_numpy(name, seed, monkeypatch):
     C = reg.encode(rng.standard_normal((m, n)) * 4).codes.astype(np.int64)
     C[1, 1], C[2, 2] = reg.nan_code(0), (1 << (reg.bits - 1)) | reg.inf_magnitude
     C[3, 3] = 1  # a subnormal C
-    want = gemm_fast(A, B, C, cfg)
-    got = gemm_native(A, B, C, cfg, threads=1)
-    monkeypatch.setenv("MXEMU_GEMM_SIMD", "0")
-    scalar = gemm_native(A, B, C, cfg, threads=2)
-    for label, g in (("vectorised", got), ("scalar", scalar)):
-        for part in (0, 1):
-            bad = np.argwhere(g[part] != want[part])
-            assert bad.size == 0, f"{label} {name}: first difference at {bad[0].tolist()}"
+    check_vectorised(A, B, C, cfg, name, monkeypatch)
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -1180,8 +1187,7 @@ def test_vectorised_zero_steps_and_binary32_fma(name, seed, monkeypatch):
     that end at zero, and the binary32 fused-multiply-add route of one-product steps
     (fp32-fma-chain and its other roundings), with subnormal, huge and overflowing sums:
     the vectorised kernel against the scalar C path and numpy, bits and flags."""
-    from emulator.numerics import gemm_fast
-    base = name.split("-fma-chain")[0] + "-fma-chain" if "fma-chain" in name else name
+    base = "fp32-fma-chain" if name.startswith("fp32-fma-chain") else name
     if name == "floor-zero":  # an alignment floor above the products: zeros align there
         cfg = get_preset("b200-mxf8f6f4").config.replace(align_floor=0, frac_bits=13)
     else:
@@ -1212,12 +1218,4 @@ def test_vectorised_zero_steps_and_binary32_fma(name, seed, monkeypatch):
     C[1, :] = 0  # +0: the chain starts from an exact zero
     C[2, :5] = 1 << (reg.bits - 1)  # -0 with a zero row: the sign of an exact zero result
     C[0, 0] = reg.nan_code(0)
-    want = gemm_fast(A, B, C, cfg)
-    monkeypatch.delenv("MXEMU_GEMM_SIMD", raising=False)
-    got = gemm_native(A, B, C, cfg, threads=1)
-    monkeypatch.setenv("MXEMU_GEMM_SIMD", "0")
-    scalar = gemm_native(A, B, C, cfg, threads=1)
-    for label, g in (("vectorised", got), ("scalar", scalar)):
-        for part in (0, 1):
-            bad = np.argwhere(g[part] != want[part])
-            assert bad.size == 0, f"{label} {name}: first difference at {bad[0].tolist()}"
+    check_vectorised(A, B, C, cfg, name, monkeypatch)
