@@ -1575,7 +1575,8 @@ static void plan_worker(void *arg)
             }
         } else {
             const pcode *tab = b_side ? jb->tab_b : jb->tab_a;
-            uint8_t *spec = (uint8_t *)(b_side ? p->col_spec + row : p->row_spec + row * p->n_instr);
+            uint8_t *spec =
+                (uint8_t *)(b_side ? p->col_spec + row : p->row_spec + row * p->n_instr);
             int *bits = b_side ? &jb->sig_b : &jb->sig_a;
             if (tab) {
                 jb->ok = plan_row_table(x, b_side, row, tab, jb->kpos,

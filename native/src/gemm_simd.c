@@ -190,8 +190,8 @@ T512 static inline __m512d round_to_odd(__m512d hi, __m512d lo)
     return _mm512_castsi512_pd(stepped);
 }
 
-/* tot rounded once into f (the acc of the next step): lanes whose tot is zero
- * or leaves f's normal range are marked bad. */
+/* tot rounded once into f (the acc of the next step): lanes whose tot leaves
+ * f's normal range, or is a zero from cut bits, are marked bad. */
 T512 static inline __m512d round_into(__m512d tot, const mx_simd_fmt *f, __mmask8 lost,
                                       __mmask8 *inex, __mmask8 *bad, __m256i *accal,
                                       int32_t zero_align)
@@ -565,7 +565,8 @@ T512 static void tile(const mx_simd_plan *p, int64_t i, int nr, int64_t j0, int6
                         const __m256i q = _mm256_sub_epi32(E, _mm256_set1_epi32(p->F));
                         const __m512d nq =
                             _mm512_cvtepi32_pd(_mm256_sub_epi32(_mm256_setzero_si256(), q));
-                        const int uncut = (__mmask8)(_mm256_cmpge_epi32_mask(L, q) | bad[r]) == 0xFF;
+                        const int uncut =
+                            (__mmask8)(_mm256_cmpge_epi32_mask(L, q) | bad[r]) == 0xFF;
                         if (try_l)
                             guess_done(&score[1], uncut);
                         if (uncut) {
@@ -659,7 +660,7 @@ T512 static void fma32_rows(const mx_simd_plan *p, int64_t i0, int64_t i1, doubl
                 const int64_t o = (i + rr - i0) * np + j0;
                 va[r] = p->va32 + (i + rr) * kp;
                 rs[r] = p->row_spec + (i + rr) * ni;
-                acc[r] = _mm512_castps256_ps512(_mm512_cvtpd_ps(_mm512_loadu_pd(accv + o)));
+                acc[r] = _mm512_zextps256_ps512(_mm512_cvtpd_ps(_mm512_loadu_pd(accv + o)));
                 bad[r] = r < nr ? bytes_mask(badv + o) : 0xFF;
                 inex[r] = bytes_mask(inexv + o);
             }
@@ -674,7 +675,7 @@ T512 static void fma32_rows(const mx_simd_plan *p, int64_t i0, int64_t i1, doubl
                     for (int r = 0; r < nr; r++)
                         bad[r] |= rs[r][ins] ? 0xFF : cs;
                 }
-                const __m512 b = _mm512_castps256_ps512(_mm256_loadu_ps(vb + ins * 8));
+                const __m512 b = _mm512_zextps256_ps512(_mm256_loadu_ps(vb + ins * 8));
                 for (int r = 0; r < TILE_ROWS; r++)
                     acc[r] = fma32_step(_mm512_set1_ps(va[r][ins]), b, acc[r], rc, &inex[r],
                                         &bad[r]);
