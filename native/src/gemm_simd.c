@@ -543,22 +543,16 @@ T512 static void tile(const mx_simd_plan *p, int64_t i, int nr, int64_t j0, int6
                         const int32_t *la = p->la + (i + r) * kp + k0;
                         const int try_l = guess_try(&score[1]);
                         /* the products' part first: it does not wait for the accumulator */
-                        __m256i E = _mm256_set1_epi32(-4 * BIG), L = E;
-                        if (try_l) {
-                            L = _mm256_set1_epi32(4 * BIG);
-                            for (int t = 0; t < nt; t++) {
-                                E = _mm256_max_epi32(E, _mm256_add_epi32(
-                                                            _mm256_set1_epi32(ea[r][k0 + t]),
-                                                            load8i(eb + t * 8)));
+                        __m256i E = _mm256_set1_epi32(-4 * BIG);
+                        __m256i L = _mm256_set1_epi32(try_l ? 4 * BIG : -4 * BIG);
+                        for (int t = 0; t < nt; t++) {
+                            E = _mm256_max_epi32(E, _mm256_add_epi32(
+                                                        _mm256_set1_epi32(ea[r][k0 + t]),
+                                                        load8i(eb + t * 8)));
+                            if (try_l) /* untried, L stays below every q: "cut" */
                                 L = _mm256_min_epi32(L, _mm256_add_epi32(
                                                             _mm256_set1_epi32(la[t]),
                                                             load8i(lb + t * 8)));
-                            }
-                        } else {
-                            for (int t = 0; t < nt; t++)
-                                E = _mm256_max_epi32(E, _mm256_add_epi32(
-                                                            _mm256_set1_epi32(ea[r][k0 + t]),
-                                                            load8i(eb + t * 8)));
                         }
                         E = _mm256_max_epi32(E, accal[r]);
                         bad[r] |= _mm256_cmplt_epi32_mask(E, too_low);
