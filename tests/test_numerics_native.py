@@ -26,7 +26,7 @@ import emulator
 from hypothesis import assume, given, settings, strategies as st
 
 import test_numerics_fast as TF
-from emulator.formats import BF16, E4M3, E8M0, FP16, FP32, UE4M3, Format
+from emulator.formats import BF16, E4M3, E5M2, E8M0, FP16, FP32, TF32, UE4M3, Format
 from emulator.mxtensor import MXTensor
 from emulator.numerics import AccumConfig, get_preset, gemm, preset_names
 from emulator.numerics import hwdata as H
@@ -739,6 +739,61 @@ def test_vectorised_kernel_random_configs(data):
     for part in (0, 1):
         bad = np.argwhere(got[part] != want[part])
         assert bad.size == 0, f"first difference at {bad[0].tolist()}: {cfg.describe()}"
+
+
+@given(data=st.data())
+@nsettings(60)
+def test_vectorised_integer_route(data):
+    """The kernel's integer route (gemm_simd_i32.c: 16 columns in int32 lanes) takes every
+    call whose steps cut their terms with F + 2 + log2(terms + 1) <= 30 and whose products are
+    exact binary32s: NVIDIA-like configs with F from 0 to 27, steps of 1 .. 32 terms, one or
+    two steps per instruction, every output format and rounding the kernel runs, on FP16 /
+    BF16 / TF32 / plain FP8 / MX operands with zeros, subnormals, spread magnitudes and NaN/Inf
+    codes, C with specials, and column counts that leave a half panel of 16 (N = 8, 24, 40) or
+    a ragged one. Against the scalar C path and the numpy path, bits and flags."""
+    t = data.draw(st.sampled_from([1, 2, 3, 4, 8, 16, 32]))
+    lg = max(1, (t).bit_length())  # ceil(log2(t + 1))
+    f = data.draw(st.integers(0, 28 - lg))
+    steps = data.draw(st.sampled_from([1, 2]))
+    cfg = AccumConfig(instruction_k=t * steps, terms_per_step=t, frac_bits=f,
+                      align_floor=data.draw(st.sampled_from([-126, -133])),
+                      output_format=data.draw(st.sampled_from([FP32, FP16, BF16,
+                                                               Format.custom(8, 13)])),
+                      register_format=FP32,
+                      rounding=data.draw(st.sampled_from(["rne", "rtz", "rdn", "rup"])),
+                      step_format=data.draw(st.sampled_from([None, FP32, FP16])),
+                      step_rounding=data.draw(st.sampled_from([None, "rne", "rtz"])))
+    m = data.draw(st.sampled_from([3, 9, 13]))
+    n = data.draw(st.sampled_from([8, 24, 40, 19]))
+    k = t * steps * data.draw(st.sampled_from([1, 3])) + data.draw(st.sampled_from([0, 5]))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    x = rng.standard_normal((m, k)) * np.exp2(rng.integers(-12, 12, (m, k)))
+    y = rng.standard_normal((k, n)) * np.exp2(rng.integers(-12, 12, (k, n)))
+    x[rng.random((m, k)) < 0.1] = 0.0
+    y[:, 1] = 2.0 ** rng.integers(-20, 20, k)  # powers of two: exact sums and ties
+    kind = data.draw(st.sampled_from(["fp16", "bf16", "tf32", "e4m3", "e5m2", "mx-e4m3",
+                                      "mx-e2m1"]))
+    if kind.startswith("mx-"):
+        A = emulator.quantize(x.astype(np.float32), kind[3:], block_size=8, axis=1)
+        B = emulator.quantize(y.astype(np.float32), kind[3:], block_size=8, axis=0)
+        B.scales[0, 2] = 0xFF  # a NaN scale
+        codes = (A.codes, B.codes)
+    else:
+        fmt = {"fp16": FP16, "bf16": BF16, "tf32": TF32, "e4m3": E4M3, "e5m2": E5M2}[kind]
+        A, B = (fmt.encode(x).codes, fmt), (fmt.encode(y).codes, fmt)
+        codes = (A[0], B[0])
+        codes[0][0, 0] = 1  # the smallest subnormal
+        if data.draw(st.booleans()):
+            codes[1][k - 1, n - 1] = fmt.nan_code(0)
+    reg = cfg.register
+    C = data.draw(st.sampled_from([None, "values"]))
+    if C is not None:
+        C = reg.encode(rng.standard_normal((m, n)) * 2.0 ** rng.integers(-10, 10, (m, n))).codes
+        C = C.astype(np.int64)
+        C[0, n - 1] = reg.inf_magnitude
+        C[m - 1, 0] = 3  # a subnormal C
+    with pytest.MonkeyPatch.context() as mp:
+        check_vectorised(A, B, C, cfg, cfg.describe(), mp)
 
 
 # ---------------------------------------------------------------------------------------

@@ -2045,13 +2045,14 @@ static int32_t run_model(const mxemu_accum_config *cfg, int64_t m, int64_t n, in
     nth = nth > m ? m : nth;
     nth = nth < 1 ? 1 : nth > MX_MAX_THREADS ? MX_MAX_THREADS : nth;
     mx_simd_plan plan;
-    void *plan_mem = NULL, *plan_mem32 = NULL;
+    void *plan_mem = NULL, *plan_mem32 = NULL, *plan_mem_i32 = NULL;
     side *as = NULL, *bs = NULL;
     fside *fa = NULL, *fb = NULL;
     const int fast = x.fast_ok || x.fast_blocks;
     st = MXEMU_OK;
     if (simd_plan_build(&x, &plan, &plan_mem, &plan_mem32, nth)) {
         x.simd = &plan;
+        plan_mem_i32 = mx_simd_i32_prepare(&plan, m);
     } else {
         as = malloc(sizeof(side) * (size_t)(m * k + 1));
         bs = malloc(sizeof(side) * (size_t)(n * k + 1));
@@ -2094,6 +2095,7 @@ static int32_t run_model(const mxemu_accum_config *cfg, int64_t m, int64_t n, in
     }
     free(plan_mem);
     free(plan_mem32);
+    free(plan_mem_i32);
     free(as);
     free(bs);
     free(fa);

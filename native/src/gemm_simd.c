@@ -701,6 +701,10 @@ T512 void mx_simd_rows(const mx_simd_plan *p, int64_t i0, int64_t i1, double *ac
         fma32_rows(p, i0, i1, acc, acc_align, inexact, bad);
         return;
     }
+    if (p->i32) {
+        mx_simd_i32_rows(p, i0, i1, acc, acc_align, inexact, bad);
+        return;
+    }
     const int chunked = p->chunked;
     const int64_t per = chunked ? (SIMD_KBLOCK / p->scnt[0] > 1 ? SIMD_KBLOCK / p->scnt[0] : 1)
                                 : (SIMD_KBLOCK / p->ik > 1 ? SIMD_KBLOCK / p->ik : 1);

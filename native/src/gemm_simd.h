@@ -63,6 +63,13 @@ typedef struct mx_simd_plan {
      * on va32 / vb32 (the layout of va / vb) */
     int32_t fma32;
     const float *va32, *vb32;
+    /* i32: the integer route of gemm_simd_i32.c runs every step (set by
+     * mx_simd_i32_prepare, with A's values as binary32 in va's layout and B's
+     * values, alignments and lowest set bits in panels of 16 columns:
+     * (j0 / 16) * kp * 16 + pos * 16 + lane, padding columns past np) */
+    int32_t i32;
+    const float *a32, *b32;
+    const int32_t *eb16, *lb16;
     const double *va;            /* m x kp: A's values (scales folded in)  */
     const int32_t *ea, *la;      /* m x kp: alignment exponents, lowest set bits */
     const double *vb;            /* B's values in panels of 8 columns: the  */
@@ -95,5 +102,14 @@ int mx_simd_fma32_available(void);
  * (the caller recomputes those). */
 void mx_simd_rows(const mx_simd_plan *p, int64_t i0, int64_t i1, double *acc,
                   int32_t *acc_align, double *lo, uint8_t *inexact, uint8_t *bad);
+
+/* Sets p->i32 (and its arrays, in the one allocation returned, which the
+ * caller frees after the GEMM) when the integer route covers the whole call
+ * (m rows of A): see gemm_simd_i32.c.  NULL and p->i32 = 0 otherwise. */
+void *mx_simd_i32_prepare(mx_simd_plan *p, int64_t m);
+
+/* mx_simd_rows for a plan with p->i32 set (same arguments, no scratch). */
+void mx_simd_i32_rows(const mx_simd_plan *p, int64_t i0, int64_t i1, double *acc,
+                      int32_t *acc_align, uint8_t *inexact, uint8_t *bad);
 
 #endif /* MXEMU_GEMM_SIMD_H */
