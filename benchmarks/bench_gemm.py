@@ -7,7 +7,7 @@
 In one process and single-threaded (BLAS limited to one thread with threadpoolctl when it is
 installed, the native kernel with threads=1), it times, on Gaussian data quantized to MX
 (blocks of 32 along K, E8M0 scales; E2M1 elements for b200-mxf4nvf4; E4M3 operands for the
-plain FP8 presets, FP16 / BF16 / FP32 for the others), `gemm_native` for each preset against
+plain FP8 presets, FP16 / BF16 / TF32 for the others), `gemm_native` for each preset against
 numpy float32 matmul of the same shape, and prints the time ratios with the issue's targets
 (b200-mxf8f6f4 <= 10x, h100-fp8-wgmma <= 20x, exact <= 5x, every other preset <= 40x,
 two-thread speed-up >= 1.7x). Quantization is not timed.
@@ -24,7 +24,7 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 import emulator  # noqa: E402
-from emulator.formats import BF16, E4M3, FP16, FP32  # noqa: E402
+from emulator.formats import BF16, E4M3, FP16, TF32  # noqa: E402
 from emulator.numerics import get_preset, preset_names  # noqa: E402
 from emulator.numerics import native as NV  # noqa: E402
 
@@ -68,7 +68,7 @@ def operands(name: str, x: np.ndarray, y: np.ndarray):
         return emulator.quantize(x, "e2m1", axis=1), emulator.quantize(y, "e2m1", axis=0)
     if name.startswith("b200-mxf8") or name in ("exact", "mxdotp", "fp32-fma-chain"):
         return emulator.quantize(x, "e4m3", axis=1), emulator.quantize(y, "e4m3", axis=0)
-    fmt = {"fp8": E4M3, "fp16": FP16, "bf16": BF16, "tf32": FP32}[name.split("-")[1]]
+    fmt = {"fp8": E4M3, "fp16": FP16, "bf16": BF16, "tf32": TF32}[name.split("-")[1]]
     return (fmt.encode(x).codes, fmt), (fmt.encode(y).codes, fmt)
 
 
