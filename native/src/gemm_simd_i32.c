@@ -76,6 +76,41 @@ T512CD static int widest(const double *v, const int32_t *e, const int32_t *l, in
     return fail ? -1 : _mm512_reduce_max_epi32(w) + 1;
 }
 
+/* The route's arrays from the plan's: A's values as binary32, and B's values,
+ * alignments and lowest set bits in panels of 16 columns (the plan's 8-column
+ * panels two by two; a last lone panel gets padding columns beside it). */
+T512CD static void i32_layout(const mx_simd_plan *p, int64_t m, float *a32, float *b32,
+                              int32_t *eb, int32_t *lb)
+{
+    const int64_t kp = p->kp, np = p->np;
+    int64_t u = 0;
+    for (; u + 8 <= m * kp; u += 8)
+        _mm256_storeu_ps(a32 + u, _mm512_cvtpd_ps(_mm512_loadu_pd(p->va + u)));
+    for (; u < m * kp; u++)
+        a32[u] = (float)p->va[u];
+    for (int64_t j0 = 0; j0 < np; j0 += 16) {
+        const int64_t s0 = (j0 / 8) * kp * 8, s1 = s0 + kp * 8, d = (j0 / 16) * kp * 16;
+        const int two = j0 + 8 < np;
+        for (int64_t pos = 0; pos < kp; pos++) {
+            const __m256 v1 = two ? _mm512_cvtpd_ps(_mm512_loadu_pd(p->vb + s1 + pos * 8))
+                                  : _mm256_setzero_ps();
+            const __m256i e1 = two ? _mm256_loadu_si256((const __m256i *)(p->eb + s1 + pos * 8))
+                                   : _mm256_set1_epi32(-2 * BIG);
+            const __m256i l1 = two ? _mm256_loadu_si256((const __m256i *)(p->lb + s1 + pos * 8))
+                                   : _mm256_set1_epi32(2 * BIG);
+            _mm256_storeu_ps(b32 + d + pos * 16,
+                             _mm512_cvtpd_ps(_mm512_loadu_pd(p->vb + s0 + pos * 8)));
+            _mm256_storeu_ps(b32 + d + pos * 16 + 8, v1);
+            _mm256_storeu_si256((__m256i *)(eb + d + pos * 16),
+                                _mm256_loadu_si256((const __m256i *)(p->eb + s0 + pos * 8)));
+            _mm256_storeu_si256((__m256i *)(eb + d + pos * 16 + 8), e1);
+            _mm256_storeu_si256((__m256i *)(lb + d + pos * 16),
+                                _mm256_loadu_si256((const __m256i *)(p->lb + s0 + pos * 8)));
+            _mm256_storeu_si256((__m256i *)(lb + d + pos * 16 + 8), l1);
+        }
+    }
+}
+
 void *mx_simd_i32_prepare(mx_simd_plan *p, int64_t m)
 {
     p->i32 = 0;
@@ -102,18 +137,7 @@ void *mx_simd_i32_prepare(mx_simd_plan *p, int64_t m)
         return NULL;
     float *a32 = (float *)mem, *b32 = a32 + m * kp;
     int32_t *eb = (int32_t *)(b32 + np16 * kp), *lb = eb + np16 * kp;
-    for (int64_t u = 0; u < m * kp; u++)
-        a32[u] = (float)p->va[u];
-    /* B in panels of 16 columns: two of the plan's 8-column panels side by side */
-    for (int64_t j = 0; j < np16; j++) {
-        const int64_t src = (j / 8) * kp * 8 + j % 8, dst = (j / 16) * kp * 16 + j % 16;
-        for (int64_t pos = 0; pos < kp; pos++) {
-            const int pad = j >= np;
-            b32[dst + pos * 16] = pad ? 0.0f : (float)p->vb[src + pos * 8];
-            eb[dst + pos * 16] = pad ? -2 * BIG : p->eb[src + pos * 8];
-            lb[dst + pos * 16] = pad ? 2 * BIG : p->lb[src + pos * 8];
-        }
-    }
+    i32_layout(p, m, a32, b32, eb, lb);
     p->a32 = a32;
     p->b32 = b32;
     p->eb16 = eb;
