@@ -27,6 +27,7 @@ from hypothesis import assume, given, settings, strategies as st
 
 import test_numerics_fast as TF
 from emulator.formats import BF16, E4M3, E5M2, E8M0, FP16, FP32, TF32, UE4M3, Format
+from emulator.flags import Flag
 from emulator.mxtensor import MXTensor
 from emulator.numerics import AccumConfig, get_preset, gemm, preset_names
 from emulator.numerics import hwdata as H
@@ -745,15 +746,18 @@ def test_vectorised_kernel_random_configs(data):
 @nsettings(60)
 def test_vectorised_integer_route(data):
     """The kernel's integer route (gemm_simd_i32.c: 16 columns in int32 lanes) takes every
-    call whose steps cut their terms with F + 2 + log2(terms + 1) <= 30 and whose products are
-    exact binary32s: NVIDIA-like configs with F from 0 to 27, steps of 1 .. 32 terms, one or
+    call whose steps cut their terms with F + 2 + log2(terms + 1) <= 30 (or, for steps of up
+    to 16 products, F + 2 + log2(terms / 2) <= 31 with an int64 total) and whose products are
+    exact binary32s: NVIDIA-like configs with F from 0 to 28, steps of 1 .. 32 terms, one or
     two steps per instruction, every output format and rounding the kernel runs, on FP16 /
     BF16 / TF32 / plain FP8 / MX operands with zeros, subnormals, spread magnitudes and NaN/Inf
     codes, C with specials, and column counts that leave a half panel of 16 (N = 8, 24, 40) or
     a ragged one. Against the scalar C path and the numpy path, bits and flags."""
     t = data.draw(st.sampled_from([1, 2, 3, 4, 8, 16, 32]))
-    lg = max(1, (t).bit_length())  # ceil(log2(t + 1))
-    f = data.draw(st.integers(0, 28 - lg))
+    # narrow sums (F + 2 + ceil(log2(t + 1)) <= 30) up to F = 28 - log2; wide ones (two
+    # int32 halves, an int64 total) for steps of up to 16 products up to F = 27, and a
+    # few F past both, which the binary64 route takes
+    f = data.draw(st.integers(0, 28 - t.bit_length() if t > 16 else 28))
     steps = data.draw(st.sampled_from([1, 2]))
     cfg = AccumConfig(instruction_k=t * steps, terms_per_step=t, frac_bits=f,
                       align_floor=data.draw(st.sampled_from([-126, -133])),
@@ -794,6 +798,27 @@ def test_vectorised_integer_route(data):
         C[m - 1, 0] = 3  # a subnormal C
     with pytest.MonkeyPatch.context() as mp:
         check_vectorised(A, B, C, cfg, cfg.describe(), mp)
+
+
+@pytest.mark.parametrize("rounding", ["rtz", "rup", "rne"])
+def test_vectorised_integer_route_wide_sum_keeps_a_sticky_bit(rounding, monkeypatch):
+    """The integer route's wide form (steps of 16 FP16 products, F = 25, as h100-fp16) forms
+    a sum over 2^30 units in int64 and keeps 30 bits of it: a dropped 1 must still make the
+    result inexact and round it up under RUP. 15 x (1.5 * 1.5) + 2^-12 * 2^-13 = 33.75 + 2^-25,
+    nothing cut at q = -25; the expected FP32 results come from Fraction arithmetic."""
+    cfg = get_preset("h100-fp16").config.replace(rounding=rounding)
+    m, n, k = 2, 24, 16
+    x = np.full((m, k), 1.5)
+    y = np.full((k, n), 1.5)
+    x[:, 15], y[15, :] = 2.0 ** -12, 2.0 ** -13
+    A, B = (FP16.encode(x).codes, FP16), (FP16.encode(y).codes, FP16)
+    exact = 15 * Fraction(9, 4) + Fraction(1, 2 ** 25)
+    ulp = Fraction(1, 2 ** 18)  # FP32 at 2^5: 24 bits
+    want = Fraction(135, 4) + (ulp if rounding == "rup" else 0)
+    got = gemm_native(A, B, None, cfg, threads=1)
+    assert np.all(got[0] == FP32.encode(np.array([float(want)])).codes[0])
+    assert np.all(got[1] == Flag.INEXACT) and want != exact
+    check_vectorised(A, B, None, cfg, rounding, monkeypatch)
 
 
 # ---------------------------------------------------------------------------------------

@@ -111,6 +111,14 @@ T512CD static void i32_layout(const mx_simd_plan *p, int64_t m, float *a32, floa
     }
 }
 
+static int ceil_log2(int v)
+{
+    int lg = 0;
+    while ((1 << lg) < v)
+        lg++;
+    return lg;
+}
+
 void *mx_simd_i32_prepare(mx_simd_plan *p, int64_t m)
 {
     p->i32 = 0;
@@ -120,11 +128,16 @@ void *mx_simd_i32_prepare(mx_simd_plan *p, int64_t m)
     int max_terms = 0;
     for (int st = 0; st < p->nsteps; st++)
         max_terms = p->scnt[st] > max_terms ? p->scnt[st] : max_terms;
-    int lg = 0;
-    while ((1 << lg) < max_terms + 1)
-        lg++;
-    if (p->F < 0 || p->F + 2 + lg > 30 || p->acc_man > 29 || p->out.man > 29 ||
-        p->step.man > 29)
+    /* narrow: every sum below 2^30; wide: each half of the products below 2^31,
+     * rounded from at most 30 bits with a sticky bit two or more bits below M + 1.
+     * Wide steps of more than 16 products (B200's 32 at F = 25) stay with the
+     * binary64 route: at that F most of their steps cut nothing, and it sums
+     * those with one fused multiply-add per product, faster than these loops. */
+    const int narrow = p->F + 2 + ceil_log2(max_terms + 1) <= 30 && p->out.man <= 29 &&
+                       p->step.man <= 29;
+    const int wide = p->F + 2 + ceil_log2((max_terms + 1) / 2) <= 31 && max_terms <= 16 &&
+                     p->out.man <= 27 && p->step.man <= 27;
+    if (p->F < 0 || p->F > 27 || p->acc_man > 29 || !(narrow || wide))
         return NULL;
     const int64_t kp = p->kp, np = p->np, np16 = (np + 15) / 16 * 16;
     const int wa = widest(p->va, p->ea, p->la, m * kp);
@@ -142,7 +155,7 @@ void *mx_simd_i32_prepare(mx_simd_plan *p, int64_t m)
     p->b32 = b32;
     p->eb16 = eb;
     p->lb16 = lb;
-    p->i32 = 1;
+    p->i32 = narrow ? 1 : 2;
     return mem;
 }
 
@@ -153,10 +166,42 @@ typedef struct i32_row {
     __mmask16 inex, bad;
 } i32_row;
 
+/* The wide form's sum (see i32_step): a + b + c in int64, reduced to at most
+ * 30 bits with the dropped bits OR-ed into the lowest kept one (they lie at
+ * least two bits below the rounding position, so the rounding is unchanged);
+ * *q grows by the bits dropped. */
+T512CD static inline __m512i wide_sum(__m512i a, __m512i b, __m512i c, __m512i *q)
+{
+    __m256i t32[2], s32[2];
+    for (int h = 0; h < 2; h++) {
+        const __m512i t = _mm512_add_epi64(
+            _mm512_add_epi64(_mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(a, h)),
+                             _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(b, h))),
+            _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(c, h)));
+        const __m512i mag = _mm512_abs_epi64(t);
+        const __m512i sh = _mm512_max_epi64(
+            _mm512_sub_epi64(_mm512_set1_epi64(34), _mm512_lzcnt_epi64(mag)),
+            _mm512_setzero_si512());
+        __m512i kept = _mm512_srlv_epi64(mag, sh);
+        const __mmask8 sticky =
+            _mm512_cmpneq_epi64_mask(_mm512_sllv_epi64(kept, sh), mag);
+        kept = _mm512_mask_or_epi64(kept, sticky, kept, _mm512_set1_epi64(1));
+        kept = _mm512_mask_sub_epi64(kept, _mm512_movepi64_mask(t), _mm512_setzero_si512(),
+                                     kept);
+        t32[h] = _mm512_cvtepi64_epi32(kept);
+        s32[h] = _mm512_cvtepi64_epi32(sh);
+    }
+    *q = _mm512_add_epi32(*q, _mm512_inserti64x4(_mm512_castsi256_si512(s32[0]), s32[1], 1));
+    return _mm512_inserti64x4(_mm512_castsi256_si512(t32[0]), t32[1], 1);
+}
+
+/* wide = 0: every sum fits 30 bits (F + 2 + log2(terms + 1) <= 30).  wide = 1:
+ * the products go into two int32 sums of at most half the terms each (each
+ * below 2^31) and the total is formed by wide_sum. */
 T512CD static inline void i32_step(i32_row *w, const float *a, const int32_t *ea,
                                    const int32_t *la, const float *b, const int32_t *eb,
                                    const int32_t *lb, int nt, int F, const mx_simd_fmt *f,
-                                   int32_t zero_align)
+                                   int32_t zero_align, const int wide)
 {
     const __m512i zero = _mm512_setzero_si512();
     /* 1. E, q, and the products' lowest set bit */
@@ -168,20 +213,36 @@ T512CD static inline void i32_step(i32_row *w, const float *a, const int32_t *ea
                                                  _mm512_loadu_si512(lb + t * 16)));
     }
     w->bad |= _mm512_cmplt_epi32_mask(E, _mm512_set1_epi32(-BIG / 2));
-    const __m512i q = _mm512_sub_epi32(E, _mm512_set1_epi32(F));
+    __m512i q = _mm512_sub_epi32(E, _mm512_set1_epi32(F));
     __mmask16 lost = _mm512_cmplt_epi32_mask(L, q);
-    /* 2. the accumulator cut toward zero (d >= 1: E >= accal and F <= 27), then the
+    /* 2. the accumulator cut toward zero (d >= 1: E >= accal and F <= 28), then the
      * products, each cut by the conversion toward zero */
     const __m512i d = _mm512_sub_epi32(_mm512_add_epi32(q, _mm512_set1_epi32(29)), w->accal);
     const __m512i mag = _mm512_abs_epi32(w->S);
     const __m512i kept = _mm512_srlv_epi32(mag, d);
     lost |= _mm512_cmpneq_epi32_mask(_mm512_sllv_epi32(kept, d), mag);
-    __m512i sum = _mm512_mask_sub_epi32(kept, _mm512_movepi32_mask(w->S), zero, kept);
+    const __m512i accu = _mm512_mask_sub_epi32(kept, _mm512_movepi32_mask(w->S), zero, kept);
     const __m512 nq = _mm512_cvtepi32_ps(_mm512_sub_epi32(zero, q));
-    for (int t = 0; t < nt; t++) {
-        const __m512 prod = _mm512_mul_ps(_mm512_set1_ps(a[t]), _mm512_loadu_ps(b + t * 16));
-        sum = _mm512_add_epi32(sum, _mm512_cvttps_epi32(_mm512_scalef_ps(prod, nq)));
+#define CUT_TERM(t) \
+    _mm512_cvttps_epi32(_mm512_scalef_ps( \
+        _mm512_mul_ps(_mm512_set1_ps(a[t]), _mm512_loadu_ps(b + (t) * 16)), nq))
+    __m512i sum;
+    if (!wide) {
+        sum = accu;
+        for (int t = 0; t < nt; t++)
+            sum = _mm512_add_epi32(sum, CUT_TERM(t));
+    } else {
+        __m512i s0 = zero, s1 = zero;
+        int t = 0;
+        for (; t + 1 < nt; t += 2) {
+            s0 = _mm512_add_epi32(s0, CUT_TERM(t));
+            s1 = _mm512_add_epi32(s1, CUT_TERM(t + 1));
+        }
+        if (t < nt)
+            s0 = _mm512_add_epi32(s0, CUT_TERM(t));
+        sum = wide_sum(s0, s1, accu, &q);
     }
+#undef CUT_TERM
     /* 3. the rounding: e = floor(log2 |T|) + q; the bits below M + 1 go */
     const __m512i T = sum, aT = _mm512_abs_epi32(T);
     const __mmask16 nz = _mm512_test_epi32_mask(aT, aT), neg = _mm512_movepi32_mask(T);
@@ -261,8 +322,14 @@ T512CD static void i32_tile(const mx_simd_plan *p, int64_t i, int nr, int64_t j0
             const mx_simd_fmt *f = st == p->nsteps - 1 ? &p->out : &p->step;
             for (int r = 0; r < nr; r++) {
                 const int64_t ao = (i + r) * kp + k0;
-                i32_step(&w[r], p->a32 + ao, p->ea + ao, p->la + ao, b32 + k0 * 16,
-                         eb + k0 * 16, lb + k0 * 16, p->scnt[st], p->F, f, p->zero_align);
+                if (p->i32 == 2)
+                    i32_step(&w[r], p->a32 + ao, p->ea + ao, p->la + ao, b32 + k0 * 16,
+                             eb + k0 * 16, lb + k0 * 16, p->scnt[st], p->F, f, p->zero_align,
+                             1);
+                else
+                    i32_step(&w[r], p->a32 + ao, p->ea + ao, p->la + ao, b32 + k0 * 16,
+                             eb + k0 * 16, lb + k0 * 16, p->scnt[st], p->F, f, p->zero_align,
+                             0);
             }
         }
     }
