@@ -14,9 +14,10 @@
  * such integers.  Rounding into the step format is an integer rounding of the
  * value scaled to [2^M, 2^(M+1)) with the mode as an instruction immediate.
  *
- * Calls whose steps all cut their terms with F + 2 + log2(terms + 1) <= 30,
- * on operands whose products are exact binary32s, run instead in 16 int32
- * lanes (gemm_simd_i32.c, the same steps with integer arithmetic).
+ * Calls whose steps all cut their terms at an F small enough for int32 sums
+ * (with an int64 total for steps of up to 16 products), on operands whose
+ * products are exact binary32s, run instead in 16 int32 lanes
+ * (gemm_simd_i32.c, the same steps with integer arithmetic).
  *
  * An exact zero step result is the next step's zero accumulator.  Anything
  * outside that (a NaN or Inf operand, a zero from cut bits, a non-normal step

@@ -11,8 +11,12 @@
  *     binary32 far from its range's ends;
  *   - every operand is below 2^(alignment + 1), so a product is below
  *     2^(E + 2) and a term cut to units of 2^q = 2^(E - F) below 2^(F + 2);
- *   - F + 2 + ceil(log2(terms + 1)) <= 30: a step's sum (the accumulator
- *     below 2^(F + 1) units) is an integer below 2^30;
+ *   - F <= 27 and F + 2 + ceil(log2(terms + 1)) <= 30: a step's sum (the
+ *     accumulator below 2^(F + 1) units) is an integer below 2^30; or, the
+ *     wide form, steps of at most 16 products with F + 2 +
+ *     ceil(log2(terms / 2)) <= 31 and result formats of at most 27 fraction
+ *     bits: each half of the products sums below 2^31 in int32, the total is
+ *     formed in int64 and kept to 30 bits with a sticky bit (wide_sum);
  *   - the accumulator's formats keep at most 29 fraction bits.
  * Per step and lane:
  *   1. E = max(the accumulator's alignment, max_t ea_t + eb_t), q = E - F,
