@@ -1151,7 +1151,9 @@ def test_wide_operand_dot_batch_matches_reference_dot(data):
     a, b = _int_codes(elem, (p, k), rng), _int_codes(elem, (p, k), rng)
     sa, sb = (TF.gen_scales(sfmt, (p, nb), int(rng.integers(1 << 31)), 0.05) for _ in "ab")
     c = TF.gen_codes(cfg.register, (p,), int(rng.integers(1 << 31)), 0.1, 0.5)
-    rb = rng.integers(0, 2**32, (p, 3 * k + 8))
+    # SR words for every step of every instruction: a K shorter than instruction_k still
+    # runs the instruction's steps (over zero products)
+    rb = rng.integers(0, 2**32, (p, 3 * (k + (cfg.instruction_k or 0)) + 8))
     NV._state["last"] = None
     with _backend.using("native"):
         got = dot_batch(a, b, elem, elem, sa, sb, c, cfg, scale_fmt=sfmt, rand_bits=rb)
