@@ -170,33 +170,38 @@ typedef struct i32_row {
     __mmask16 inex, bad;
 } i32_row;
 
-/* The wide form's sum (see i32_step): a + b + c in int64, reduced to at most
- * 30 bits with the dropped bits OR-ed into the lowest kept one (they lie at
- * least two bits below the rounding position, so the rounding is unchanged);
- * *q grows by the bits dropped. */
+/* The wide form's sum (see i32_step) for 8 lanes: a + b + c in int64, reduced
+ * to at most 30 bits with the dropped bits OR-ed into the lowest kept one (they
+ * lie at least two bits below the rounding position, so the rounding is
+ * unchanged); *shift is the number of bits dropped. */
+T512CD static inline __m256i wide_sum8(__m256i a, __m256i b, __m256i c, __m256i *shift)
+{
+    const __m512i t = _mm512_add_epi64(
+        _mm512_add_epi64(_mm512_cvtepi32_epi64(a), _mm512_cvtepi32_epi64(b)),
+        _mm512_cvtepi32_epi64(c));
+    const __m512i mag = _mm512_abs_epi64(t);
+    const __m512i sh = _mm512_max_epi64(
+        _mm512_sub_epi64(_mm512_set1_epi64(34), _mm512_lzcnt_epi64(mag)),
+        _mm512_setzero_si512());
+    __m512i kept = _mm512_srlv_epi64(mag, sh);
+    const __mmask8 sticky = _mm512_cmpneq_epi64_mask(_mm512_sllv_epi64(kept, sh), mag);
+    kept = _mm512_mask_or_epi64(kept, sticky, kept, _mm512_set1_epi64(1));
+    kept = _mm512_mask_sub_epi64(kept, _mm512_movepi64_mask(t), _mm512_setzero_si512(), kept);
+    *shift = _mm512_cvtepi64_epi32(sh);
+    return _mm512_cvtepi64_epi32(kept);
+}
+
+/* wide_sum8 over 16 lanes; *q grows by the bits dropped. */
 T512CD static inline __m512i wide_sum(__m512i a, __m512i b, __m512i c, __m512i *q)
 {
-    __m256i t32[2], s32[2];
-    for (int h = 0; h < 2; h++) {
-        const __m512i t = _mm512_add_epi64(
-            _mm512_add_epi64(_mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(a, h)),
-                             _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(b, h))),
-            _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(c, h)));
-        const __m512i mag = _mm512_abs_epi64(t);
-        const __m512i sh = _mm512_max_epi64(
-            _mm512_sub_epi64(_mm512_set1_epi64(34), _mm512_lzcnt_epi64(mag)),
-            _mm512_setzero_si512());
-        __m512i kept = _mm512_srlv_epi64(mag, sh);
-        const __mmask8 sticky =
-            _mm512_cmpneq_epi64_mask(_mm512_sllv_epi64(kept, sh), mag);
-        kept = _mm512_mask_or_epi64(kept, sticky, kept, _mm512_set1_epi64(1));
-        kept = _mm512_mask_sub_epi64(kept, _mm512_movepi64_mask(t), _mm512_setzero_si512(),
-                                     kept);
-        t32[h] = _mm512_cvtepi64_epi32(kept);
-        s32[h] = _mm512_cvtepi64_epi32(sh);
-    }
-    *q = _mm512_add_epi32(*q, _mm512_inserti64x4(_mm512_castsi256_si512(s32[0]), s32[1], 1));
-    return _mm512_inserti64x4(_mm512_castsi256_si512(t32[0]), t32[1], 1);
+    __m256i s0, s1;
+    const __m256i t0 = wide_sum8(_mm512_castsi512_si256(a), _mm512_castsi512_si256(b),
+                                 _mm512_castsi512_si256(c), &s0);
+    const __m256i t1 = wide_sum8(_mm512_extracti64x4_epi64(a, 1),
+                                 _mm512_extracti64x4_epi64(b, 1),
+                                 _mm512_extracti64x4_epi64(c, 1), &s1);
+    *q = _mm512_add_epi32(*q, _mm512_inserti64x4(_mm512_castsi256_si512(s0), s1, 1));
+    return _mm512_inserti64x4(_mm512_castsi256_si512(t0), t1, 1);
 }
 
 /* wide = 0: every sum fits 30 bits (F + 2 + log2(terms + 1) <= 30).  wide = 1:
