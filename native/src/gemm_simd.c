@@ -753,12 +753,13 @@ T512 static void fma32_rows(const mx_simd_plan *p, int64_t i0, int64_t i1, doubl
     }
 }
 
-/* Loop order for the caches: a pair of 8-column panels of B (the tile's
- * columns), a block of about SIMD_KBLOCK of their K positions (whole
- * instructions, or chunks of a long exact step), then every row of the block;
- * the accumulators wait in the arrays between K blocks, so the panels' K block
- * stays in L1 while the rows pass. */
-#define SIMD_KBLOCK 128
+/* Loop order: a pair of 8-column panels of B (the tile's columns), a block of
+ * up to SIMD_KBLOCK of their K positions (whole instructions, or chunks of a
+ * long exact step), then every row of the block; the accumulators wait in the
+ * arrays between K blocks.  Long blocks pay the tile's loads, stores and block
+ * bounds once per up to 1024 positions; the panels' block (128 KiB) stays in
+ * L2 while the rows pass (blocks of 128 that stay in L1 were slower). */
+#define SIMD_KBLOCK 1024
 
 T512 void mx_simd_rows(const mx_simd_plan *p, int64_t i0, int64_t i1, double *acc,
                        int32_t *acc_align, double *lo, uint8_t *inexact, uint8_t *bad)
