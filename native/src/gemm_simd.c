@@ -430,23 +430,51 @@ T512 static void tile(const mx_simd_plan *p, int64_t i, int nr, int64_t j0, int 
             int lg = 1;
             while ((1 << lg) <= nt + 1)
                 lg++;
-            for (int pp = 0; pp < TILE_PANELS; pp++)
+            /* first the looser bounds of each row's and each panel's extremes over the
+             * block (cheap: shared by the slots), then, where they fail, the chunks'
+             * own; either proves the block's sum exact */
+            const __m256i lim = _mm256_set1_epi32(53 - 4 - lg);
+            int32_t ra_max[TILE_ROWS], ra_min[TILE_ROWS];
+            __m256i pb_max[TILE_PANELS], pb_min[TILE_PANELS];
+            for (int r = 0; r < TILE_ROWS; r++) {
+                ra_max[r] = -4 * BIG;
+                ra_min[r] = 4 * BIG;
+                for (int b = c0; b < c1; b++) {
+                    const int64_t sx = ins * p->nsteps + b;
+                    ra_max[r] = amax[r][sx] > ra_max[r] ? amax[r][sx] : ra_max[r];
+                    ra_min[r] = amin[r][sx] < ra_min[r] ? amin[r][sx] : ra_min[r];
+                }
+            }
+            for (int pp = 0; pp < TILE_PANELS; pp++) {
                 all_merged[pp] = pp < npan;
+                pb_max[pp] = _mm256_set1_epi32(-4 * BIG);
+                pb_min[pp] = _mm256_set1_epi32(4 * BIG);
+                for (int b = c0; b < c1; b++) {
+                    const int64_t sx = ins * p->nsteps + b;
+                    pb_max[pp] = _mm256_max_epi32(pb_max[pp], load8i(bmax[pp] + sx * 8));
+                    pb_min[pp] = _mm256_min_epi32(pb_min[pp], load8i(bmin[pp] + sx * 8));
+                }
+            }
             for (int s = 0; s < TILE_SLOTS; s++) {
                 const int r = SLOT_ROW(s), pp = SLOT_PANEL(s);
                 if (!used[s])
                     continue;
-                __m256i Em = _mm256_set1_epi32(-4 * BIG), Lm = _mm256_set1_epi32(4 * BIG);
-                for (int b = c0; b < c1; b++) {
-                    const int64_t sx = ins * p->nsteps + b;
-                    Em = _mm256_max_epi32(Em, _mm256_add_epi32(_mm256_set1_epi32(amax[r][sx]),
+                const __m256i Eo = _mm256_add_epi32(_mm256_set1_epi32(ra_max[r]), pb_max[pp]);
+                const __m256i Lo = _mm256_add_epi32(_mm256_set1_epi32(ra_min[r]), pb_min[pp]);
+                merged[s] = !(_mm256_cmpgt_epi32_mask(_mm256_sub_epi32(Eo, Lo), lim) & ~bad[s]);
+                if (!merged[s]) {
+                    __m256i Em = _mm256_set1_epi32(-4 * BIG), Lm = _mm256_set1_epi32(4 * BIG);
+                    for (int b = c0; b < c1; b++) {
+                        const int64_t sx = ins * p->nsteps + b;
+                        Em = _mm256_max_epi32(Em,
+                                              _mm256_add_epi32(_mm256_set1_epi32(amax[r][sx]),
                                                                load8i(bmax[pp] + sx * 8)));
-                    Lm = _mm256_min_epi32(Lm, _mm256_add_epi32(_mm256_set1_epi32(amin[r][sx]),
+                        Lm = _mm256_min_epi32(Lm,
+                                              _mm256_add_epi32(_mm256_set1_epi32(amin[r][sx]),
                                                                load8i(bmin[pp] + sx * 8)));
+                    }
+                    merged[s] = !(_mm256_cmpgt_epi32_mask(_mm256_sub_epi32(Em, Lm), lim) & ~bad[s]);
                 }
-                merged[s] = !(_mm256_cmpgt_epi32_mask(_mm256_sub_epi32(Em, Lm),
-                                                      _mm256_set1_epi32(53 - 4 - lg)) &
-                              ~bad[s]);
                 all_merged[pp] &= merged[s];
             }
             const int64_t kb = ins * p->ik + p->soff[c0];
