@@ -570,19 +570,17 @@ T512 static void tile(const mx_simd_plan *p, int64_t i, int nr, int64_t j0, int 
                     continue;
                 }
                 acc0[s] = _mm512_cmp_pd_mask(acc[s], zero, _CMP_EQ_OQ);
-                acc_lsb[s] = _mm256_sub_epi32(accal[s], accman); /* exact: low_bit, if needed */
                 Eb[s] = _mm256_max_epi32(accal[s],
                                          _mm256_add_epi32(_mm256_set1_epi32(amax[r][sx]),
                                                           load8i(bmax[pp] + sx * 8)));
                 Lb[s] = _mm256_add_epi32(_mm256_set1_epi32(amin[r][sx]),
                                          load8i(bmin[pp] + sx * 8));
                 if (p->bounded) {
+                    /* the accumulator's exact lowest set bit, always: trying the
+                     * format's lsb first costs a branch that real data mispredicts */
                     const __m256i qb = _mm256_sub_epi32(Eb[s], _mm256_set1_epi32(p->F));
-                    __mmask8 acc_ok = acc0[s] | _mm256_cmpge_epi32_mask(acc_lsb[s], qb);
-                    if ((__mmask8)(acc_ok | bad[s]) != 0xFF) {
-                        acc_lsb[s] = low_bit(acc[s]);
-                        acc_ok = acc0[s] | _mm256_cmpge_epi32_mask(acc_lsb[s], qb);
-                    }
+                    const __mmask8 acc_ok =
+                        acc0[s] | _mm256_cmpge_epi32_mask(low_bit(acc[s]), qb);
                     fine[s] = _mm256_cmpge_epi32_mask(Lb[s], qb) & acc_ok;
                     /* a'. the tighter bound, while it keeps paying */
                     if ((__mmask8)(fine[s] | bad[s]) != 0xFF && guess_try(&score[0])) {
@@ -594,6 +592,7 @@ T512 static void tile(const mx_simd_plan *p, int64_t i, int nr, int64_t j0, int 
                     guess_done(&score[2], (__mmask8)(fine[s] | bad[s]) == 0xFF);
                     all_fine[pp] &= (__mmask8)(fine[s] | bad[s]) == 0xFF;
                 } else { /* exact_sum's first test, for every lane of every slot */
+                    acc_lsb[s] = _mm256_sub_epi32(accal[s], accman); /* exact: low_bit if needed */
                     const __m256i lim = _mm256_set1_epi32(53 - 4 - lg);
                     __m256i Qb = _mm256_mask_blend_epi32(
                         acc0[s], _mm256_min_epi32(Lb[s], acc_lsb[s]), Lb[s]);
