@@ -611,13 +611,17 @@ T512 static void tile(const mx_simd_plan *p, int64_t i, int nr, int64_t j0, int 
              * sum -> rounding) are independent, so they overlap */
             __m512d tot[TILE_SLOTS];
             __mmask8 lost[TILE_SLOTS];
-            for (int s = 0; s < TILE_SLOTS; s++)
-                tot[s] = acc[s];
-            fma_sum_panels(va, vbp, k0, nt, all_fine, tot);
+            int every = 1; /* every panel shared: no slot left */
+            for (int pp = 0; pp < npan; pp++)
+                every &= all_fine[pp];
             for (int s = 0; s < TILE_SLOTS; s++) {
+                tot[s] = acc[s];
+                lost[s] = 0;
+            }
+            fma_sum_panels(va, vbp, k0, nt, all_fine, tot);
+            for (int s = 0; s < (every ? 0 : TILE_SLOTS); s++) {
                 const int r = SLOT_ROW(s), pp = SLOT_PANEL(s);
                 const double *vb = vbp[pp] + k0 * 8;
-                lost[s] = 0;
                 if (!used[s] || all_fine[pp])
                     continue;
                 if (p->bounded) {
