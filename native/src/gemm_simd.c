@@ -401,18 +401,19 @@ T512 static void tile(const mx_simd_plan *p, int64_t i, int nr, int64_t j0, int 
     }
     for (int64_t ins = ins0; ins < ins1; ins++) {
         int live = 0;
+        __mmask8 cs[TILE_PANELS]; /* a NaN/Inf in the instruction's slice of B */
+        for (int pp = 0; pp < TILE_PANELS; pp++)
+            cs[pp] = bytes_mask(p->col_spec + ins * np + jc[pp]);
         for (int s = 0; s < TILE_SLOTS; s++) {
             if (!used[s])
                 continue;
-            if (rs[SLOT_ROW(s)][ins])
-                bad[s] = 0xFF;
-            bad[s] |= bytes_mask(p->col_spec + ins * np + jc[SLOT_PANEL(s)]);
+            bad[s] |= rs[SLOT_ROW(s)][ins] ? 0xFF : cs[SLOT_PANEL(s)];
             live |= bad[s] != 0xFF;
             /* C after the steps: they chain from +0, C joins in an exact add.  The
              * first step has no accumulator term at all (not a zero aligned at the
              * floor: the floor must not raise its alignment exponent) */
-            cval[s] = acc[s];
             if (p->c_after) {
+                cval[s] = acc[s];
                 acc[s] = zero;
                 accal[s] = _mm256_set1_epi32(-BIG);
             }
