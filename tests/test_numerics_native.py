@@ -1307,3 +1307,37 @@ def test_vectorised_zero_steps_and_binary32_fma(name, seed, monkeypatch):
     C[2, :5] = 1 << (reg.bits - 1)  # -0 with a zero row: the sign of an exact zero result
     C[0, 0] = reg.nan_code(0)
     check_vectorised(A, B, C, cfg, name, monkeypatch)
+
+
+@pytest.mark.parametrize("name", ["exact", "b200-mxf8f6f4"])
+@pytest.mark.parametrize("n", [8, 24, 56])
+@pytest.mark.parametrize("seed", [5, 6])
+def test_vectorised_column_pairs(name, n, seed, monkeypatch):
+    """The kernel's tiles of 8 rows x two 8-column panels: N = 8 (one panel), 24 (a pair,
+    then a panel alone) and 56 (three pairs, then one), M = 13 (tiles of 8 and 5 rows). A
+    32-block of tiny B values in some columns of panel 1 of the first pair and panel 0 of
+    the second makes that panel's rows fail the bounds (the exact preset's block sum, the
+    b200 steps' no-cut test) while the other panel's pass; a row with a block far above
+    the rest fails them in every panel; NaN elements and scales sit in one panel only:
+    each panel, and each slot, falls back on its own. Against the scalar C path and numpy,
+    bits and flags."""
+    cfg = get_preset(name).config
+    rng = np.random.default_rng(seed)
+    m, k = 13, 160 if name == "exact" else 96
+    x = rng.standard_normal((m, k))
+    y = rng.standard_normal((k, n))
+    tiny = 2.0 ** -60  # far below the rest: cut (b200), not one exact sum (exact)
+    if n > 8:
+        y[32:64, 8:16:3] *= tiny
+    if n > 16:
+        y[32:64, 17] *= tiny
+    x[12, 64:96] *= 2.0 ** 40  # a row of the 5-row tile whose block stands out
+    A = emulator.quantize(x.astype(np.float32), "e4m3", axis=1)
+    B = emulator.quantize(y.astype(np.float32), "e4m3", axis=0)
+    A.codes[11, 3] = 0x7F  # a NaN element: row 11 bad in every panel
+    B.codes[5, n - 1] = 0x7F  # a NaN element in the last panel only
+    if n > 8:
+        B.scales[2, 9] = 0xFF  # a NaN scale in panel 1 only
+    C = cfg.register.encode(rng.standard_normal((m, n))).codes.astype(np.int64)
+    C[4, 2] = cfg.register.nan_code(0)  # a NaN C in panel 0 only
+    check_vectorised(A, B, C, cfg, name, monkeypatch)

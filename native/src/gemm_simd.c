@@ -280,26 +280,51 @@ static inline void guess_done(guess *g, int passed)
     g->fails = passed ? 0 : (g->fails < GUESS_FAILS ? g->fails + 1 : GUESS_FAILS);
 }
 
-/* Up to TILE_ROWS rows share each load of B: fma_sum's loop for several rows
- * at once (rows past nr point at row 0 and are discarded). */
+/* A tile is up to TILE_ROWS rows times up to TILE_PANELS 8-column panels of B;
+ * its slot s is row s % TILE_ROWS of panel s / TILE_ROWS.  Slots past nr rows
+ * or npan panels point at row 0 / panel 0 and are discarded. */
 #define TILE_ROWS 8
+#define TILE_PANELS 2
+#define TILE_SLOTS (TILE_ROWS * TILE_PANELS)
+#define SLOT_ROW(s) ((s) % TILE_ROWS)
+#define SLOT_PANEL(s) ((s) / TILE_ROWS)
+/* The per-instruction and per-step slot loops fully unrolled (16 = TILE_SLOTS):
+ * the slots' values then stay in registers, which steps of few terms notice
+ * (mxdotp's steps of 8: about 6%). */
+#define UNROLL_SLOTS _Pragma("GCC unroll 16")
 
-T512 static inline void fma_sum_rows(const double *const va[TILE_ROWS], const double *vb, int nt,
-                                     __m512d s[TILE_ROWS])
+/* fma_sum's loop for every row of the tile and one or two panels (vb[0], vb[1]):
+ * B's loads are shared by the rows, and with two panels each of A's broadcasts
+ * feeds two FMAs (sixteen chains); with one, two K positions at a time give
+ * each row two chains.  s holds the slots of the panels summed (s[0..7] one). */
+T512 static inline void fma_sum_rows(const double *const va[TILE_ROWS],
+                                     const double *const vb[TILE_PANELS], int two, int nt,
+                                     __m512d s[TILE_SLOTS])
 {
+    if (two) {
+        for (int t = 0; t < nt; t++) {
+            const __m512d b0 = _mm512_loadu_pd(vb[0] + t * 8), b1 = _mm512_loadu_pd(vb[1] + t * 8);
+            for (int r = 0; r < TILE_ROWS; r++) {
+                const __m512d a = _mm512_set1_pd(va[r][t]);
+                s[r] = _mm512_fmadd_pd(a, b0, s[r]);
+                s[TILE_ROWS + r] = _mm512_fmadd_pd(a, b1, s[TILE_ROWS + r]);
+            }
+        }
+        return;
+    }
     __m512d t2[TILE_ROWS];
     for (int r = 0; r < TILE_ROWS; r++)
         t2[r] = _mm512_setzero_pd();
     int t = 0;
     for (; t + 1 < nt; t += 2) {
-        const __m512d b0 = _mm512_loadu_pd(vb + t * 8), b1 = _mm512_loadu_pd(vb + t * 8 + 8);
+        const __m512d b0 = _mm512_loadu_pd(vb[0] + t * 8), b1 = _mm512_loadu_pd(vb[0] + t * 8 + 8);
         for (int r = 0; r < TILE_ROWS; r++) {
             s[r] = _mm512_fmadd_pd(_mm512_set1_pd(va[r][t]), b0, s[r]);
             t2[r] = _mm512_fmadd_pd(_mm512_set1_pd(va[r][t + 1]), b1, t2[r]);
         }
     }
     if (t < nt) {
-        const __m512d b0 = _mm512_loadu_pd(vb + t * 8);
+        const __m512d b0 = _mm512_loadu_pd(vb[0] + t * 8);
         for (int r = 0; r < TILE_ROWS; r++)
             s[r] = _mm512_fmadd_pd(_mm512_set1_pd(va[r][t]), b0, s[r]);
     }
@@ -307,59 +332,95 @@ T512 static inline void fma_sum_rows(const double *const va[TILE_ROWS], const do
         s[r] = _mm512_add_pd(s[r], t2[r]);
 }
 
-/* Rows i .. i + nr - 1 (nr <= TILE_ROWS), columns j0 .. j0 + 7; row r's lanes are at
- * r * np + j0 of the arrays.  Each step of each row takes the cheapest route that is
- * provably exact for its 8 lanes:
+/* s[slot] += the plain exact sum of K positions k0 .. k0 + nt - 1 for the slots of
+ * the panels pp with all[pp] set (the whole panel's rows take it), sharing loads. */
+T512 static inline void fma_sum_panels(const double *const va[TILE_ROWS],
+                                       const double *const vbp[TILE_PANELS], int64_t k0, int nt,
+                                       const int all[TILE_PANELS], __m512d s[TILE_SLOTS])
+{
+    const double *vr[TILE_ROWS];
+    for (int r = 0; r < TILE_ROWS; r++)
+        vr[r] = va[r] + k0;
+    const double *vb[TILE_PANELS] = {vbp[0] + k0 * 8, vbp[1] + k0 * 8};
+    if (all[0] && all[1]) {
+        fma_sum_rows(vr, vb, 1, nt, s);
+    } else {
+        for (int pp = 0; pp < TILE_PANELS; pp++)
+            if (all[pp])
+                fma_sum_rows(vr, vb + pp, 0, nt, s + pp * TILE_ROWS);
+    }
+}
+
+/* Rows i .. i + nr - 1 (nr <= TILE_ROWS) of panels j0, j0 + 8 (npan of them, 1 or
+ * 2); the lanes of row r, panel pp are at r * np + j0 + 8 * pp of the arrays.  Each
+ * step of each slot takes the cheapest route that is provably exact for its 8 lanes:
  *   a. bounds: E <= Eb = max(acc's alignment, max_t ea + max_t eb) and every
  *      product's lsb >= min_t la + min_t lb; when no product and not the
  *      accumulator can be cut at Eb - F (or, unbounded, the spread fits
  *      binary64), the step is one exact fused multiply-add sum, and when that
- *      holds for every row of the tile the rows share B's loads;
+ *      holds for every row of a panel the rows (and both panels) share loads;
  *   b. else the exact E; when no product is cut at E - F, only the
  *      accumulator is, and the products go through the same exact sum;
  *   c. else every term is cut (or, unbounded, lanes too wide are bad). */
-T512 static void tile(const mx_simd_plan *p, int64_t i, int nr, int64_t j0, int64_t ins0,
-                      int64_t ins1, int c0, int c1, double *accv, int32_t *acca, double *lov,
-                      uint8_t *inexv, uint8_t *badv, guess score[3])
+T512 static void tile(const mx_simd_plan *p, int64_t i, int nr, int64_t j0, int npan,
+                      int64_t ins0, int64_t ins1, int c0, int c1, double *accv, int32_t *acca,
+                      double *lov, uint8_t *inexv, uint8_t *badv, guess score[3])
 {
     const int64_t kp = p->kp, np = p->np, nst = p->n_instr * p->nsteps;
-    const int32_t *bmax = p->bmax_e + (j0 / 8) * nst * 8, *bmin = p->bmin_l + (j0 / 8) * nst * 8;
     const __m256i too_low = _mm256_set1_epi32(-BIG / 2);
     const __m256i accman = _mm256_set1_epi32(p->acc_man);
     const __m512d zero = _mm512_setzero_pd();
-    const double *va[TILE_ROWS];
+    const double *va[TILE_ROWS], *vbp[TILE_PANELS];
     const int32_t *ea[TILE_ROWS], *amax[TILE_ROWS], *amin[TILE_ROWS];
+    const int32_t *bmax[TILE_PANELS], *bmin[TILE_PANELS];
     const uint8_t *rs[TILE_ROWS];
-    __m512d acc[TILE_ROWS], lo[TILE_ROWS], cval[TILE_ROWS];
-    __m256i accal[TILE_ROWS];
-    __mmask8 bad[TILE_ROWS], inex[TILE_ROWS];
+    int64_t jc[TILE_PANELS]; /* each panel's first column */
+    int used[TILE_SLOTS];
+    __m512d acc[TILE_SLOTS], lo[TILE_SLOTS], cval[TILE_SLOTS];
+    __m256i accal[TILE_SLOTS];
+    __mmask8 bad[TILE_SLOTS], inex[TILE_SLOTS];
     for (int r = 0; r < TILE_ROWS; r++) {
-        const int64_t row = i + (r < nr ? r : 0), o = (r < nr ? r : 0) * np + j0;
+        const int64_t row = i + (r < nr ? r : 0);
         va[r] = p->va + row * kp;
         ea[r] = p->ea + row * kp;
         amax[r] = p->amax_e + row * nst;
         amin[r] = p->amin_l + row * nst;
         rs[r] = p->row_spec + row * p->n_instr;
-        acc[r] = _mm512_loadu_pd(accv + o);
-        accal[r] = load8i(acca + o);
-        bad[r] = r < nr ? bytes_mask(badv + o) : 0xFF;
-        inex[r] = bytes_mask(inexv + o);
-        lo[r] = p->chunked ? _mm512_loadu_pd(lov + o) : zero;
+    }
+    for (int pp = 0; pp < TILE_PANELS; pp++) {
+        jc[pp] = j0 + 8 * (pp < npan ? pp : 0);
+        vbp[pp] = p->vb + (jc[pp] / 8) * kp * 8;
+        bmax[pp] = p->bmax_e + (jc[pp] / 8) * nst * 8;
+        bmin[pp] = p->bmin_l + (jc[pp] / 8) * nst * 8;
+    }
+    for (int s = 0; s < TILE_SLOTS; s++) {
+        const int r = SLOT_ROW(s), pp = SLOT_PANEL(s);
+        used[s] = r < nr && pp < npan;
+        const int64_t o = (used[s] ? r : 0) * np + jc[pp];
+        acc[s] = _mm512_loadu_pd(accv + o);
+        accal[s] = load8i(acca + o);
+        bad[s] = used[s] ? bytes_mask(badv + o) : 0xFF;
+        inex[s] = bytes_mask(inexv + o);
+        lo[s] = p->chunked ? _mm512_loadu_pd(lov + o) : zero;
     }
     for (int64_t ins = ins0; ins < ins1; ins++) {
         int live = 0;
-        for (int r = 0; r < nr; r++) {
-            if (rs[r][ins])
-                bad[r] = 0xFF;
-            bad[r] |= bytes_mask(p->col_spec + ins * np + j0);
-            live |= bad[r] != 0xFF;
+        __mmask8 cs[TILE_PANELS]; /* a NaN/Inf in the instruction's slice of B */
+        for (int pp = 0; pp < TILE_PANELS; pp++)
+            cs[pp] = bytes_mask(p->col_spec + ins * np + jc[pp]);
+        UNROLL_SLOTS
+        for (int s = 0; s < TILE_SLOTS; s++) {
+            if (!used[s])
+                continue;
+            bad[s] |= rs[SLOT_ROW(s)][ins] ? 0xFF : cs[SLOT_PANEL(s)];
+            live |= bad[s] != 0xFF;
             /* C after the steps: they chain from +0, C joins in an exact add.  The
              * first step has no accumulator term at all (not a zero aligned at the
              * floor: the floor must not raise its alignment exponent) */
-            cval[r] = acc[r];
             if (p->c_after) {
-                acc[r] = zero;
-                accal[r] = _mm256_set1_epi32(-BIG);
+                cval[s] = acc[s];
+                acc[s] = zero;
+                accal[s] = _mm256_set1_epi32(-BIG);
             }
         }
         if (!live)
@@ -368,178 +429,217 @@ T512 static void tile(const mx_simd_plan *p, int64_t i, int nr, int64_t j0, int6
             /* one unbounded step over many terms: exact chunk sums, accumulated exactly
              * as a double-double, then one rounding from a round-to-odd binary64.  The
              * chunks' bounds together: when the whole block sums exactly in binary64 it
-             * is one FMA chain (B's loads shared when that holds for every row) */
-            int nt = 0, merged[TILE_ROWS], all_merged = 1;
+             * is one FMA chain (loads shared where that holds for a panel's every row) */
+            int nt = 0, merged[TILE_SLOTS], all_merged[TILE_PANELS];
             for (int b = c0; b < c1; b++)
                 nt += p->scnt[b];
             int lg = 1;
             while ((1 << lg) <= nt + 1)
                 lg++;
+            /* first the looser bounds of each row's and each panel's extremes over the
+             * block (cheap: shared by the slots), then, where they fail, the chunks'
+             * own; either proves the block's sum exact */
+            const __m256i lim = _mm256_set1_epi32(53 - 4 - lg);
+            int32_t ra_max[TILE_ROWS], ra_min[TILE_ROWS];
+            __m256i pb_max[TILE_PANELS], pb_min[TILE_PANELS];
             for (int r = 0; r < TILE_ROWS; r++) {
-                __m256i Em = _mm256_set1_epi32(-4 * BIG), Lm = _mm256_set1_epi32(4 * BIG);
+                ra_max[r] = -4 * BIG;
+                ra_min[r] = 4 * BIG;
                 for (int b = c0; b < c1; b++) {
                     const int64_t sx = ins * p->nsteps + b;
-                    Em = _mm256_max_epi32(Em, _mm256_add_epi32(_mm256_set1_epi32(amax[r][sx]),
-                                                               load8i(bmax + sx * 8)));
-                    Lm = _mm256_min_epi32(Lm, _mm256_add_epi32(_mm256_set1_epi32(amin[r][sx]),
-                                                               load8i(bmin + sx * 8)));
+                    ra_max[r] = amax[r][sx] > ra_max[r] ? amax[r][sx] : ra_max[r];
+                    ra_min[r] = amin[r][sx] < ra_min[r] ? amin[r][sx] : ra_min[r];
                 }
-                merged[r] = !(_mm256_cmpgt_epi32_mask(_mm256_sub_epi32(Em, Lm),
-                                                      _mm256_set1_epi32(53 - 4 - lg)) &
-                              ~bad[r]);
-                all_merged &= merged[r];
+            }
+            for (int pp = 0; pp < TILE_PANELS; pp++) {
+                all_merged[pp] = pp < npan;
+                pb_max[pp] = _mm256_set1_epi32(-4 * BIG);
+                pb_min[pp] = _mm256_set1_epi32(4 * BIG);
+                for (int b = c0; b < c1; b++) {
+                    const int64_t sx = ins * p->nsteps + b;
+                    pb_max[pp] = _mm256_max_epi32(pb_max[pp], load8i(bmax[pp] + sx * 8));
+                    pb_min[pp] = _mm256_min_epi32(pb_min[pp], load8i(bmin[pp] + sx * 8));
+                }
+            }
+            for (int s = 0; s < TILE_SLOTS; s++) {
+                const int r = SLOT_ROW(s), pp = SLOT_PANEL(s);
+                if (!used[s])
+                    continue;
+                const __m256i Eo = _mm256_add_epi32(_mm256_set1_epi32(ra_max[r]), pb_max[pp]);
+                const __m256i Lo = _mm256_add_epi32(_mm256_set1_epi32(ra_min[r]), pb_min[pp]);
+                merged[s] = !(_mm256_cmpgt_epi32_mask(_mm256_sub_epi32(Eo, Lo), lim) & ~bad[s]);
+                if (!merged[s]) {
+                    __m256i Em = _mm256_set1_epi32(-4 * BIG), Lm = _mm256_set1_epi32(4 * BIG);
+                    for (int b = c0; b < c1; b++) {
+                        const int64_t sx = ins * p->nsteps + b;
+                        Em = _mm256_max_epi32(Em,
+                                              _mm256_add_epi32(_mm256_set1_epi32(amax[r][sx]),
+                                                               load8i(bmax[pp] + sx * 8)));
+                        Lm = _mm256_min_epi32(Lm,
+                                              _mm256_add_epi32(_mm256_set1_epi32(amin[r][sx]),
+                                                               load8i(bmin[pp] + sx * 8)));
+                    }
+                    merged[s] = !(_mm256_cmpgt_epi32_mask(_mm256_sub_epi32(Em, Lm), lim) & ~bad[s]);
+                }
+                all_merged[pp] &= merged[s];
             }
             const int64_t kb = ins * p->ik + p->soff[c0];
-            __m512d joint[TILE_ROWS];
-            if (all_merged) {
-                const double *vr[TILE_ROWS];
-                for (int r = 0; r < TILE_ROWS; r++) {
-                    vr[r] = va[r] + kb;
-                    joint[r] = zero;
-                }
-                fma_sum_rows(vr, p->vb + (j0 / 8) * kp * 8 + kb * 8, nt, joint);
-            }
-            for (int r = 0; r < nr; r++) {
-                __m512d hi = acc[r];
+            __m512d joint[TILE_SLOTS];
+            for (int s = 0; s < TILE_SLOTS; s++)
+                joint[s] = zero;
+            fma_sum_panels(va, vbp, kb, nt, all_merged, joint);
+            for (int s = 0; s < TILE_SLOTS; s++) {
+                const int r = SLOT_ROW(s), pp = SLOT_PANEL(s);
+                if (!used[s])
+                    continue;
+                __m512d hi = acc[s];
                 for (int b = c0; b < c1; b++) {
                     const int64_t k0 = ins * p->ik + p->soff[b], sx = ins * p->nsteps + b;
                     __m512d cs;
-                    if (merged[r]) { /* the whole block at once */
-                        cs = all_merged ? joint[r]
-                                        : fma_sum(va[r] + kb, p->vb + (j0 / 8) * kp * 8 + kb * 8,
-                                                  nt, zero);
+                    if (merged[s]) { /* the whole block at once */
+                        cs = all_merged[pp] ? joint[s]
+                                            : fma_sum(va[r] + kb, vbp[pp] + kb * 8, nt, zero);
                         b = c1;
                     } else {
                         const __m256i Eb = _mm256_add_epi32(_mm256_set1_epi32(amax[r][sx]),
-                                                            load8i(bmax + sx * 8));
+                                                            load8i(bmax[pp] + sx * 8));
                         const __m256i Lb = _mm256_add_epi32(_mm256_set1_epi32(amin[r][sx]),
-                                                            load8i(bmin + sx * 8));
-                        cs = exact_sum(p, i + r, j0, k0, p->scnt[b], zero, too_low, 0xFF,
-                                       too_low, Eb, Lb, &bad[r]);
+                                                            load8i(bmin[pp] + sx * 8));
+                        cs = exact_sum(p, i + r, jc[pp], k0, p->scnt[b], zero, too_low, 0xFF,
+                                       too_low, Eb, Lb, &bad[s]);
                     }
                     __m512d e, e2;
                     hi = two_sum(hi, cs, &e);
-                    lo[r] = two_sum(lo[r], e, &e2);
-                    bad[r] |= _mm512_cmp_pd_mask(e2, zero, _CMP_NEQ_UQ); /* lo inexact */
+                    lo[s] = two_sum(lo[s], e, &e2);
+                    bad[s] |= _mm512_cmp_pd_mask(e2, zero, _CMP_NEQ_UQ); /* lo inexact */
                 }
-                acc[r] = hi;
+                acc[s] = hi;
                 if (c1 == p->nsteps) { /* the step's last chunk: its one rounding */
-                    acc[r] = round_into(round_to_odd(hi, lo[r]), &p->out, 0, &inex[r], &bad[r],
-                                        &accal[r], p->zero_align);
-                    lo[r] = zero;
+                    acc[s] = round_into(round_to_odd(hi, lo[s]), &p->out, 0, &inex[s], &bad[s],
+                                        &accal[s], p->zero_align);
+                    lo[s] = zero;
                 }
             }
         } else if (p->scale_blocks) {
             /* one step over the exact block sums (and C inside): each block sum
              * aligns by its own leading exponent, a zero one by the floor */
-            for (int r = 0; r < nr; r++) {
+            for (int s = 0; s < TILE_SLOTS; s++) {
+                const int r = SLOT_ROW(s), pp = SLOT_PANEL(s);
+                if (!used[s])
+                    continue;
                 __m512d bs[MX_SIMD_MAX_BLOCKS];
-                __m256i E = accal[r];
+                __m256i E = accal[s];
                 for (int b = 0; b < p->nsteps; b++) {
                     const int64_t k0 = ins * p->ik + p->soff[b], sx = ins * p->nsteps + b;
                     const __m256i Eb = _mm256_add_epi32(_mm256_set1_epi32(amax[r][sx]),
-                                                        load8i(bmax + sx * 8));
+                                                        load8i(bmax[pp] + sx * 8));
                     const __m256i Lb = _mm256_add_epi32(_mm256_set1_epi32(amin[r][sx]),
-                                                        load8i(bmin + sx * 8));
-                    bs[b] = exact_sum(p, i + r, j0, k0, p->scnt[b], zero, too_low, 0xFF, too_low,
-                                      Eb, Lb, &bad[r]);
+                                                        load8i(bmin[pp] + sx * 8));
+                    bs[b] = exact_sum(p, i + r, jc[pp], k0, p->scnt[b], zero, too_low, 0xFF,
+                                      too_low, Eb, Lb, &bad[s]);
                     const __mmask8 z = _mm512_cmp_pd_mask(bs[b], zero, _CMP_EQ_OQ);
                     E = _mm256_max_epi32(E, _mm256_mask_blend_epi32(
                                                 z, _mm512_cvtpd_epi32(_mm512_getexp_pd(bs[b])),
                                                 _mm256_set1_epi32(p->zero_align)));
                 }
-                bad[r] |= _mm256_cmplt_epi32_mask(E, too_low);
+                bad[s] |= _mm256_cmplt_epi32_mask(E, too_low);
                 const __m512d nq = _mm512_cvtepi32_pd(
                     _mm256_sub_epi32(_mm256_set1_epi32(p->F), E)); /* -q = F - E */
                 __mmask8 lost = 0;
-                __m512d tot = cut(acc[r], nq, &lost);
+                __m512d tot = cut(acc[s], nq, &lost);
                 for (int b = 0; b < p->nsteps; b++)
                     tot = _mm512_add_pd(tot, cut(bs[b], nq, &lost));
-                acc[r] = round_into(tot, p->c_after ? &p->step : &p->out, lost, &inex[r],
-                                    &bad[r], &accal[r], p->zero_align);
+                acc[s] = round_into(tot, p->c_after ? &p->step : &p->out, lost, &inex[s],
+                                    &bad[s], &accal[s], p->zero_align);
             }
         }
         for (int st = 0; st < (p->scale_blocks || p->chunked ? 0 : p->nsteps); st++) {
             const int64_t k0 = ins * p->ik + p->soff[st], sx = ins * p->nsteps + st;
             const int nt = p->scnt[st];
             const mx_simd_fmt *f = st == p->nsteps - 1 && !p->c_after ? &p->out : &p->step;
-            const double *vb = p->vb + (j0 / 8) * kp * 8 + k0 * 8;
-            __mmask8 acc0[TILE_ROWS], fine[TILE_ROWS];
-            __m256i acc_lsb[TILE_ROWS], Eb[TILE_ROWS], Lb[TILE_ROWS];
-            int all_fine = 1;
+            __mmask8 acc0[TILE_SLOTS], fine[TILE_SLOTS];
+            __m256i acc_lsb[TILE_SLOTS], Eb[TILE_SLOTS], Lb[TILE_SLOTS];
+            int all_fine[TILE_PANELS];
+            for (int pp = 0; pp < TILE_PANELS; pp++)
+                all_fine[pp] = pp < npan;
             int lg = 1; /* unbounded: the sum fits binary64 when E - Q + 4 + lg <= 53 */
             while ((1 << lg) <= nt + 1)
                 lg++;
-            for (int r = 0; r < TILE_ROWS; r++) {
+            UNROLL_SLOTS
+            for (int s = 0; s < TILE_SLOTS; s++) {
+                const int r = SLOT_ROW(s), pp = SLOT_PANEL(s);
                 /* a. the bounds (bounded F: while steps keep passing them) */
-                fine[r] = 0;
-                if (p->bounded && !(r < nr && guess_try(&score[2]))) {
-                    all_fine &= bad[r] == 0xFF;
+                fine[s] = 0;
+                if (!used[s])
+                    continue;
+                if (p->bounded && !guess_try(&score[2])) {
+                    all_fine[pp] &= bad[s] == 0xFF;
                     continue;
                 }
-                acc0[r] = _mm512_cmp_pd_mask(acc[r], zero, _CMP_EQ_OQ);
-                acc_lsb[r] = _mm256_sub_epi32(accal[r], accman); /* exact: low_bit, if needed */
-                Eb[r] = _mm256_max_epi32(accal[r],
+                acc0[s] = _mm512_cmp_pd_mask(acc[s], zero, _CMP_EQ_OQ);
+                Eb[s] = _mm256_max_epi32(accal[s],
                                          _mm256_add_epi32(_mm256_set1_epi32(amax[r][sx]),
-                                                          load8i(bmax + sx * 8)));
-                Lb[r] = _mm256_add_epi32(_mm256_set1_epi32(amin[r][sx]), load8i(bmin + sx * 8));
+                                                          load8i(bmax[pp] + sx * 8)));
+                Lb[s] = _mm256_add_epi32(_mm256_set1_epi32(amin[r][sx]),
+                                         load8i(bmin[pp] + sx * 8));
                 if (p->bounded) {
-                    const __m256i qb = _mm256_sub_epi32(Eb[r], _mm256_set1_epi32(p->F));
-                    __mmask8 acc_ok = acc0[r] | _mm256_cmpge_epi32_mask(acc_lsb[r], qb);
-                    if ((__mmask8)(acc_ok | bad[r]) != 0xFF) {
-                        acc_lsb[r] = low_bit(acc[r]);
-                        acc_ok = acc0[r] | _mm256_cmpge_epi32_mask(acc_lsb[r], qb);
-                    }
-                    fine[r] = _mm256_cmpge_epi32_mask(Lb[r], qb) & acc_ok;
+                    /* the accumulator's exact lowest set bit, always: trying the
+                     * format's lsb first costs a branch that real data mispredicts */
+                    const __m256i qb = _mm256_sub_epi32(Eb[s], _mm256_set1_epi32(p->F));
+                    const __mmask8 acc_ok =
+                        acc0[s] | _mm256_cmpge_epi32_mask(low_bit(acc[s]), qb);
+                    fine[s] = _mm256_cmpge_epi32_mask(Lb[s], qb) & acc_ok;
                     /* a'. the tighter bound, while it keeps paying */
-                    if ((__mmask8)(fine[r] | bad[r]) != 0xFF && guess_try(&score[0])) {
-                        fine[r] = _mm256_cmpge_epi32_mask(low_bound(p, i + r, j0, k0, sx), qb) &
+                    if ((__mmask8)(fine[s] | bad[s]) != 0xFF && guess_try(&score[0])) {
+                        fine[s] = _mm256_cmpge_epi32_mask(low_bound(p, i + r, jc[pp], k0, sx),
+                                                          qb) &
                                   acc_ok;
-                        guess_done(&score[0], (__mmask8)(fine[r] | bad[r]) == 0xFF);
+                        guess_done(&score[0], (__mmask8)(fine[s] | bad[s]) == 0xFF);
                     }
-                    guess_done(&score[2], (__mmask8)(fine[r] | bad[r]) == 0xFF);
-                    all_fine &= (__mmask8)(fine[r] | bad[r]) == 0xFF;
-                } else { /* exact_sum's first test, for every lane of every row */
+                    guess_done(&score[2], (__mmask8)(fine[s] | bad[s]) == 0xFF);
+                    all_fine[pp] &= (__mmask8)(fine[s] | bad[s]) == 0xFF;
+                } else { /* exact_sum's first test, for every lane of every slot */
+                    acc_lsb[s] = _mm256_sub_epi32(accal[s], accman); /* exact: low_bit if needed */
                     const __m256i lim = _mm256_set1_epi32(53 - 4 - lg);
                     __m256i Qb = _mm256_mask_blend_epi32(
-                        acc0[r], _mm256_min_epi32(Lb[r], acc_lsb[r]), Lb[r]);
-                    if (_mm256_cmpgt_epi32_mask(_mm256_sub_epi32(Eb[r], Qb), lim) & ~bad[r]) {
-                        acc_lsb[r] = low_bit(acc[r]);
-                        Qb = _mm256_mask_blend_epi32(acc0[r], _mm256_min_epi32(Lb[r], acc_lsb[r]),
-                                                     Lb[r]);
+                        acc0[s], _mm256_min_epi32(Lb[s], acc_lsb[s]), Lb[s]);
+                    if (_mm256_cmpgt_epi32_mask(_mm256_sub_epi32(Eb[s], Qb), lim) & ~bad[s]) {
+                        acc_lsb[s] = low_bit(acc[s]);
+                        Qb = _mm256_mask_blend_epi32(acc0[s], _mm256_min_epi32(Lb[s], acc_lsb[s]),
+                                                     Lb[s]);
                     }
-                    all_fine &= !(_mm256_cmpgt_epi32_mask(_mm256_sub_epi32(Eb[r], Qb), lim) &
-                                  ~bad[r]);
+                    all_fine[pp] &= !(_mm256_cmpgt_epi32_mask(_mm256_sub_epi32(Eb[s], Qb), lim) &
+                                      ~bad[s]);
                 }
             }
-            if (all_fine) { /* every row: one exact FMA sum, B's loads shared */
-                const double *vr[TILE_ROWS];
-                __m512d tot[TILE_ROWS];
-                for (int r = 0; r < TILE_ROWS; r++) {
-                    vr[r] = va[r] + k0;
-                    tot[r] = acc[r];
-                }
-                fma_sum_rows(vr, vb, nt, tot);
-                for (int r = 0; r < nr; r++)
-                    acc[r] = round_into(tot[r], f, 0, &inex[r], &bad[r], &accal[r],
-                                        p->zero_align);
-                continue;
+            /* the panels whose every row passed: one exact FMA sum per slot, loads
+             * shared; the other slots each take their own route, then every slot's
+             * rounding together: the slots' chains (rounding -> alignment -> cut ->
+             * sum -> rounding) are independent, so they overlap */
+            __m512d tot[TILE_SLOTS];
+            __mmask8 lost[TILE_SLOTS];
+            int every = 1; /* every panel shared: no slot left */
+            for (int pp = 0; pp < npan; pp++)
+                every &= all_fine[pp];
+            UNROLL_SLOTS
+            for (int s = 0; s < TILE_SLOTS; s++) {
+                tot[s] = acc[s];
+                lost[s] = 0;
             }
-            /* each row's sum, then the rows' roundings together: the rows' chains
-             * (rounding -> alignment -> cut -> sum -> rounding) are independent, so
-             * they overlap instead of waiting on one another */
-            __m512d tot[TILE_ROWS];
-            __mmask8 lost[TILE_ROWS];
-            for (int r = 0; r < nr; r++) {
-                lost[r] = 0;
+            fma_sum_panels(va, vbp, k0, nt, all_fine, tot);
+            for (int s = 0; s < (every ? 0 : TILE_SLOTS); s++) {
+                const int r = SLOT_ROW(s), pp = SLOT_PANEL(s);
+                const double *vb = vbp[pp] + k0 * 8;
+                if (!used[s] || all_fine[pp])
+                    continue;
                 if (p->bounded) {
-                    if ((__mmask8)(fine[r] | bad[r]) == 0xFF) {
-                        tot[r] = fma_sum(va[r] + k0, vb, nt, acc[r]);
+                    if ((__mmask8)(fine[s] | bad[s]) == 0xFF) {
+                        tot[s] = fma_sum(va[r] + k0, vb, nt, acc[s]);
                     } else {
                         /* b. the exact alignment exponent E and, while that test pays,
                          * the lowest product bit L */
-                        const int32_t *eb = p->eb + (j0 / 8) * kp * 8 + k0 * 8;
-                        const int32_t *lb = p->lb + (j0 / 8) * kp * 8 + k0 * 8;
+                        const int32_t *eb = p->eb + (jc[pp] / 8) * kp * 8 + k0 * 8;
+                        const int32_t *lb = p->lb + (jc[pp] / 8) * kp * 8 + k0 * 8;
                         const int32_t *la = p->la + (i + r) * kp + k0;
                         const int try_l = guess_try(&score[1]);
                         /* the products' part first: it does not wait for the accumulator */
@@ -554,49 +654,55 @@ T512 static void tile(const mx_simd_plan *p, int64_t i, int nr, int64_t j0, int6
                                                             _mm256_set1_epi32(la[t]),
                                                             load8i(lb + t * 8)));
                         }
-                        E = _mm256_max_epi32(E, accal[r]);
-                        bad[r] |= _mm256_cmplt_epi32_mask(E, too_low);
+                        E = _mm256_max_epi32(E, accal[s]);
+                        bad[s] |= _mm256_cmplt_epi32_mask(E, too_low);
                         const __m256i q = _mm256_sub_epi32(E, _mm256_set1_epi32(p->F));
                         const __m512d nq =
                             _mm512_cvtepi32_pd(_mm256_sub_epi32(_mm256_setzero_si256(), q));
                         const int uncut =
-                            (__mmask8)(_mm256_cmpge_epi32_mask(L, q) | bad[r]) == 0xFF;
+                            (__mmask8)(_mm256_cmpge_epi32_mask(L, q) | bad[s]) == 0xFF;
                         if (try_l)
                             guess_done(&score[1], uncut);
                         if (uncut) {
                             /* no product is cut: only the accumulator can be */
-                            tot[r] = fma_sum(va[r] + k0, vb, nt, cut(acc[r], nq, &lost[r]));
+                            tot[s] = fma_sum(va[r] + k0, vb, nt, cut(acc[s], nq, &lost[s]));
                         } else {
-                            tot[r] = cut_sum(va[r] + k0, vb, nt, acc[r], nq, &lost[r]);
+                            tot[s] = cut_sum(va[r] + k0, vb, nt, acc[s], nq, &lost[s]);
                         }
                     }
                 } else {
-                    tot[r] = exact_sum(p, i + r, j0, k0, nt, acc[r], accal[r], acc0[r],
-                                       acc_lsb[r], Eb[r], Lb[r], &bad[r]);
+                    tot[s] = exact_sum(p, i + r, jc[pp], k0, nt, acc[s], accal[s], acc0[s],
+                                       acc_lsb[s], Eb[s], Lb[s], &bad[s]);
                 }
             }
-            for (int r = 0; r < nr; r++)
-                acc[r] = round_into(tot[r], f, lost[r], &inex[r], &bad[r], &accal[r],
-                                    p->zero_align);
+            UNROLL_SLOTS
+            for (int s = 0; s < TILE_SLOTS; s++)
+                if (used[s])
+                    acc[s] = round_into(tot[s], f, lost[s], &inex[s], &bad[s], &accal[s],
+                                        p->zero_align);
         }
         if (p->c_after) { /* the steps' result + C, exact (TwoSum error 0), rounded once */
-            for (int r = 0; r < nr; r++) {
+            for (int s = 0; s < TILE_SLOTS; s++) {
+                if (!used[s])
+                    continue;
                 __m512d err;
-                const __m512d sum = two_sum(acc[r], cval[r], &err);
-                bad[r] |= _mm512_cmp_pd_mask(err, zero, _CMP_NEQ_UQ);
-                acc[r] = round_into(sum, &p->out, 0, &inex[r], &bad[r], &accal[r],
+                const __m512d sum = two_sum(acc[s], cval[s], &err);
+                bad[s] |= _mm512_cmp_pd_mask(err, zero, _CMP_NEQ_UQ);
+                acc[s] = round_into(sum, &p->out, 0, &inex[s], &bad[s], &accal[s],
                                     p->zero_align);
             }
         }
     }
-    for (int r = 0; r < nr; r++) {
-        const int64_t o = r * np + j0;
-        _mm512_storeu_pd(accv + o, acc[r]);
+    for (int s = 0; s < TILE_SLOTS; s++) {
+        if (!used[s])
+            continue;
+        const int64_t o = SLOT_ROW(s) * np + jc[SLOT_PANEL(s)];
+        _mm512_storeu_pd(accv + o, acc[s]);
         if (p->chunked)
-            _mm512_storeu_pd(lov + o, lo[r]);
-        _mm256_storeu_si256((__m256i *)(acca + o), accal[r]);
-        mask_bytes(inexv + o, inex[r]);
-        mask_bytes(badv + o, bad[r]);
+            _mm512_storeu_pd(lov + o, lo[s]);
+        _mm256_storeu_si256((__m256i *)(acca + o), accal[s]);
+        mask_bytes(inexv + o, inex[s]);
+        mask_bytes(badv + o, bad[s]);
     }
 }
 
@@ -687,12 +793,13 @@ T512 static void fma32_rows(const mx_simd_plan *p, int64_t i0, int64_t i1, doubl
     }
 }
 
-/* Loop order for the caches: an 8-column panel of B, a block of about
- * SIMD_KBLOCK of its K positions (whole instructions, or chunks of a long
- * exact step), then every row of the block; the accumulators wait in the
- * arrays between K blocks, so a panel's K block stays in L1 while the rows
- * pass. */
-#define SIMD_KBLOCK 128
+/* Loop order: a pair of 8-column panels of B (the tile's columns), a block of
+ * up to SIMD_KBLOCK of their K positions (whole instructions, or chunks of a
+ * long exact step), then every row of the block; the accumulators wait in the
+ * arrays between K blocks.  Long blocks pay the tile's loads, stores and block
+ * bounds once per up to 1024 positions; the panels' block (128 KiB) stays in
+ * L2 while the rows pass (blocks of 128 that stay in L1 were slower). */
+#define SIMD_KBLOCK 1024
 
 T512 void mx_simd_rows(const mx_simd_plan *p, int64_t i0, int64_t i1, double *acc,
                        int32_t *acc_align, double *lo, uint8_t *inexact, uint8_t *bad)
@@ -709,7 +816,8 @@ T512 void mx_simd_rows(const mx_simd_plan *p, int64_t i0, int64_t i1, double *ac
     const int64_t per = chunked ? (SIMD_KBLOCK / p->scnt[0] > 1 ? SIMD_KBLOCK / p->scnt[0] : 1)
                                 : (SIMD_KBLOCK / p->ik > 1 ? SIMD_KBLOCK / p->ik : 1);
     guess score[3] = {{0, 0}, {0, 0}, {0, 0}};
-    for (int64_t j0 = 0; j0 < p->np; j0 += 8)
+    for (int64_t j0 = 0; j0 < p->np; j0 += 8 * TILE_PANELS) {
+        const int npan = (int)((p->np - j0) / 8 < TILE_PANELS ? (p->np - j0) / 8 : TILE_PANELS);
         for (int64_t ins = 0; ins < p->n_instr; ins += chunked ? 1 : per)
             for (int c0 = 0; c0 < (chunked ? p->nsteps : 1); c0 += (int)per)
                 for (int64_t i = i0; i < i1; i += TILE_ROWS) {
@@ -718,9 +826,10 @@ T512 void mx_simd_rows(const mx_simd_plan *p, int64_t i0, int64_t i1, double *ac
                     const int64_t ins1 = chunked ? ins + 1 : (ins + per < p->n_instr ? ins + per
                                                                                     : p->n_instr);
                     const int c1 = chunked ? (c0 + per < p->nsteps ? c0 + (int)per : p->nsteps) : 0;
-                    tile(p, i, nr, j0, ins, ins1, c0, c1, acc + o, acc_align + o, lo + o,
-                         inexact + o, bad + o, score);
+                    tile(p, i, nr, j0, npan, ins, ins1, c0, c1, acc + o, acc_align + o,
+                         lo + o, inexact + o, bad + o, score);
                 }
+    }
 }
 
 #else /* no x86-64 GNU C: dot.c keeps its scalar path */
