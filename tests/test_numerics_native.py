@@ -1225,3 +1225,39 @@ def test_vectorised_zero_steps_and_binary32_fma(name, seed, monkeypatch):
     C[2, :5] = 1 << (reg.bits - 1)  # -0 with a zero row: the sign of an exact zero result
     C[0, 0] = reg.nan_code(0)
     check_vectorised(A, B, C, cfg, name, monkeypatch)
+
+
+@pytest.mark.parametrize("name,fa,fb", [("a100-fp16", FP16, FP16), ("a100-bf16", BF16, BF16),
+                                        ("v100-fp16", FP16, FP16), ("exact", BF16, BF16),
+                                        ("h100-fp16", FP16, BF16)])
+def test_vectorised_16bit_code_table(name, fa, fb, monkeypatch):
+    """FP16 and BF16 operands large enough for the plan's table of all 64K codes (one shared
+    table for A and B of one format; FP16 x BF16: A by its table, B decoded): subnormals,
+    signed zeros, the largest and smallest exponents, every finite code once on each side and
+    a few NaN/Inf codes; the vectorised kernel against the scalar C path and numpy, bits and
+    flags."""
+    cfg = get_preset(name).config
+    rng = np.random.default_rng(11)
+    m, n, k = 64, 40, 4096
+
+    def codes(fmt, rows):
+        c = fmt.encode(rng.standard_normal((rows, k)) *
+                       np.exp2(rng.integers(-12, 12, (rows, 1)))).codes.astype(np.int64)
+        top = 1 << (fmt.bits - 1)
+        mag = np.arange(top)
+        finite = mag[(mag >> fmt.man_bits) != (1 << fmt.exp_bits) - 1]
+        sub = finite[(finite >> fmt.man_bits) == 0][1:]
+        sign = lambda size: rng.integers(0, 2, size) * top  # noqa: E731
+        c[0] = rng.choice(sub, k) | sign(k)  # subnormals
+        c[1, ::3], c[1, 1::3] = top, 0  # -0, +0
+        c[2] = (finite[-200:][rng.integers(0, 200, k)]) | sign(k)  # the largest exponents
+        allc = rng.permutation(np.concatenate([finite, finite | top]))
+        rows_all = (allc.size + k - 1) // k
+        c[3:3 + rows_all].reshape(-1)[: allc.size] = allc  # every finite code
+        c[3 + rows_all, 100] = top - 1  # a NaN
+        c[4 + rows_all, 2000] = ((1 << fmt.exp_bits) - 1) << fmt.man_bits  # +Inf
+        return c
+
+    A, B = (codes(fa, m), fa), (codes(fb, n).T.copy(), fb)
+    C = cfg.register.encode(rng.standard_normal((m, n))).codes.astype(np.int64)
+    check_vectorised(A, B, C, cfg, name, monkeypatch)

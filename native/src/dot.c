@@ -1377,174 +1377,288 @@ static int simd_env_enabled(void)
     return !(e && e[0] == '0' && e[1] == '\0');
 }
 
-/* Writes one decoded operand row into the plan's arrays at v[pos * stride],
- * e[...], l[...] (K in step order, padding past K); returns 0 when an
- * operand is outside the kernel's exponent range, and sets
- * spec[ins * spec_stride] for each instruction holding a NaN or Inf;
- * *sig_bits tracks the widest significand. */
-static int plan_row(const dctx *x, const fside *f, int64_t kp, int64_t stride, double *v,
-                    int32_t *e, int32_t *l, uint8_t *spec, int64_t spec_stride, int *sig_bits)
+/* The plan's value of an element of one operand row: padding (a NaN or Inf
+ * too: its instruction is marked, so no lane uses it) never counts. */
+#define PLAN_PAD(vv, ee, ll) ((vv) = 0.0, (ee) = -2 * FS_BIG, (ll) = 2 * FS_BIG)
+
+/* A decoded operand (decode_row's fast form) in the plan's terms; returns 0
+ * when it is outside the kernel's exponent range, sets *spec for a NaN or
+ * Inf and *sig_bits to the widest significand. */
+MX_INLINE int plan_fside(const fside *t, double *v, int32_t *e, int32_t *l, uint8_t *spec,
+                         int *sig_bits)
 {
-    for (int64_t pos = 0, ins = 0, u = 0; pos < kp; pos++, u++) {
-        if (u == x->ik) { /* the next instruction */
-            ins++;
-            u = 0;
-        }
-        const int64_t kk = ins * x->ik + x->perm[u];
-        const int64_t o = pos * stride;
-        if (kk >= x->k) { /* padding: never counts */
-            v[o] = 0.0;
-            e[o] = -2 * FS_BIG;
-            l[o] = 2 * FS_BIG;
-            continue;
-        }
-        const fside *t = &f[kk];
-        if (t->special) {
-            spec[ins * spec_stride] = 1;
-        } else if (t->sig) {
-            if (t->lsb < -400 || t->lsb > 400 || t->align < -400 || t->align > 400)
-                return 0;
-            const int b = bitlen64(t->sig);
-            *sig_bits = b > *sig_bits ? b : *sig_bits;
-        }
-        v[o] = t->special ? 0.0 : fside_value(t);
-        e[o] = t->align;
-        /* the lowest SET bit: the tighter the kernel's bounds, the fewer steps it checks */
-        l[o] = t->sig ? t->lsb + __builtin_ctz(t->sig) : t->lsb;
+    if (t->special) {
+        *spec = 1;
+        PLAN_PAD(*v, *e, *l);
+        return 1;
     }
+    if (t->sig) {
+        if (t->lsb < -400 || t->lsb > 400 || t->align < -400 || t->align > 400)
+            return 0;
+        const int b = bitlen64(t->sig);
+        *sig_bits = b > *sig_bits ? b : *sig_bits;
+    }
+    *v = fside_value(t);
+    *e = t->align;
+    /* the lowest SET bit: the tighter the kernel's bounds, the fewer steps it checks */
+    *l = t->sig ? t->lsb + __builtin_ctz(t->sig) : t->lsb;
     return 1;
 }
 
-/* An element code in the plan's terms, its scale left out (plan_row's
- * values for a unit scale): formats of at most PCODE_BITS bits get a table
- * of these, so a row of the plan costs a lookup and a few adds per element. */
-#define PCODE_BITS 8
-
+/* An element code in the plan's terms, its scale left out (its values for a
+ * unit scale), 16 bytes so that a 16-bit format's table stays in L2: formats
+ * of at most 16 bits get a table of these, so a row of the plan costs a lookup
+ * and a few adds per element.  Zeros, NaN/Inf and exponents beyond the
+ * table's range go through plan_code. */
 typedef struct pcode {
-    double v;              /* sign * sig * 2^lsb (a signed zero for zero)  */
-    int32_t exp, lsb, low; /* exponent, lsb and lowest set bit             */
-    uint32_t sig;
-    uint8_t zero, special;
+    double v;         /* sign * sig * 2^lsb                          */
+    int16_t exp, low; /* exponent and lowest set bit                 */
+    uint8_t slow;     /* plan_code computes it                       */
+    uint8_t bits;     /* bitlen(sig)                                 */
+    int16_t unused;
 } pcode;
 
-/* The same for a scale code (sig * 2^lsb, the factor it multiplies by). */
+/* Table codes have exponents and lsbs within +-PCODE_RANGE (else slow):
+ * v is exact in binary64, the fields fit int16. */
+#define PCODE_RANGE 1000
+
+typedef struct ptable {
+    pcode *t;
+    const ucode *u;                 /* the unpacked codes (plan_code)     */
+    const mx_fmt *f;
+    int32_t lsb_lo, lsb_hi, exp_lo, exp_hi; /* over the codes not slow   */
+} ptable;
+
+/* A scale code (sig * 2^lsb, the factor it multiplies by). */
 typedef struct pscale {
     double mul;
     int32_t exp, lsb, low;
     uint32_t sig;
     uint8_t zero, special;
+    uint8_t slow; /* not a power of two, zero, NaN/Inf, or a block whose
+                   * table codes could leave the kernel's exponent range
+                   * with it: its elements go through plan_code */
 } pscale;
 
-static pcode *pcode_table(const dctx *x, const mx_fmt *f, const ucode *t)
+/* Fills *pt for format f (its unpack table u); 0 when out of memory. */
+static int ptable_build(const dctx *x, const mx_fmt *f, const ucode *u, ptable *pt)
 {
-    if (!t || f->bits > PCODE_BITS)
-        return NULL;
-    pcode *pt = malloc(sizeof(pcode) << f->bits);
-    if (!pt)
-        return NULL;
+    pt->t = malloc(sizeof(pcode) << f->bits);
+    pt->u = u;
+    pt->f = f;
+    pt->lsb_lo = pt->exp_lo = PCODE_RANGE;
+    pt->lsb_hi = pt->exp_hi = -PCODE_RANGE;
+    if (!pt->t)
+        return 0;
     for (uint32_t c = 0; c < (1u << f->bits); c++) {
         side sd;
-        mk_side(&sd, f, &t[c], NULL, NULL, x->flush, x->floor);
-        pcode *o = &pt[c];
-        o->zero = sd.zero;
-        o->special = (uint8_t)(sd.nan | sd.inf);
-        o->sig = (uint32_t)sd.sig;
-        o->exp = t[c].exp;
-        o->lsb = sd.lsb;
-        o->low = sd.sig ? sd.lsb + __builtin_ctzll(sd.sig) : sd.lsb;
-        o->v = sd.sig && (sd.lsb >= -900 && sd.lsb <= 900) ? (double)sd.sig * pow2i(sd.lsb) : 0.0;
+        mk_side(&sd, f, &u[c], NULL, NULL, x->flush, x->floor);
+        pcode *o = &pt->t[c];
+        memset(o, 0, sizeof *o);
+        const int32_t low = sd.sig ? sd.lsb + __builtin_ctzll(sd.sig) : sd.lsb;
+        o->slow = sd.zero || sd.nan || sd.inf || sd.lsb < -PCODE_RANGE || sd.lsb > PCODE_RANGE ||
+                  u[c].exp < -PCODE_RANGE || u[c].exp > PCODE_RANGE;
+        if (o->slow)
+            continue;
+        o->v = (double)sd.sig * pow2i(sd.lsb);
         o->v = sd.sign ? -o->v : o->v;
+        o->exp = (int16_t)u[c].exp;
+        o->low = (int16_t)low;
+        o->bits = (uint8_t)bitlen64(sd.sig);
+        pt->lsb_lo = sd.lsb < pt->lsb_lo ? sd.lsb : pt->lsb_lo;
+        pt->lsb_hi = sd.lsb > pt->lsb_hi ? sd.lsb : pt->lsb_hi;
+        pt->exp_lo = u[c].exp < pt->exp_lo ? u[c].exp : pt->exp_lo;
+        pt->exp_hi = u[c].exp > pt->exp_hi ? u[c].exp : pt->exp_hi;
     }
-    return pt;
-}
-
-/* plan_row from the tables: row `row` of A or B (its codes and scales),
- * written as plan_row writes it (NaN/Inf elements as padding: their
- * instruction is marked, so no lane uses them). */
-static int plan_row_table(const dctx *x, int b_side, int64_t row, const pcode *tab,
-                          const int64_t *kpos, const int64_t *kblk, int64_t kp, int64_t stride,
-                          double *v, int32_t *e, int32_t *l, uint8_t *spec, int64_t spec_stride,
-                          int *sig_bits, pscale *sc)
-{
-    const uint32_t *codes = (b_side ? x->b_codes : x->a_codes) + row * x->k;
-    const uint8_t *scales = b_side ? x->b_scales : x->a_scales;
-    const int64_t block = b_side ? x->b_block : x->a_block;
-    const int64_t nb = scales ? x->k / block : 1;
-    for (int64_t b = 0; b < nb; b++) { /* each block's scale, once */
-        pscale *o = &sc[b];
-        if (!scales) {
-            *o = (pscale){1.0, 0, 0, 0, 1, 0, 0};
-            continue;
-        }
-        const uint8_t code = scales[row * nb + b];
-        const ucode u = x->ts ? x->ts[code] : unpack(x->sf, code);
-        o->zero = u.cls == MXEMU_CLASS_ZERO;
-        o->special = u.cls == MXEMU_CLASS_NAN || u.cls == MXEMU_CLASS_INF;
-        o->sig = (uint32_t)u.sig;
-        o->exp = u.exp;
-        o->lsb = u.exp - x->sf->man_bits;
-        o->low = u.sig ? o->lsb + __builtin_ctzll(u.sig) : o->lsb;
-        o->mul = u.sig && o->lsb >= -900 && o->lsb <= 900 ? (double)u.sig * pow2i(o->lsb) : 0.0;
-    }
-    int bits = *sig_bits;
-    for (int64_t pos = 0; pos < kp; pos++) {
-        const int64_t kk = kpos[pos], o = pos * stride;
-        if (kk < 0) { /* padding: never counts */
-            v[o] = 0.0;
-            e[o] = -2 * FS_BIG;
-            l[o] = 2 * FS_BIG;
-            continue;
-        }
-        const pcode *t = &tab[codes[kk]];
-        const pscale *s = &sc[kblk[pos]];
-        if (t->special | s->special) {
-            spec[(pos / x->ik) * spec_stride] = 1;
-            v[o] = 0.0;
-            e[o] = -2 * FS_BIG;
-            l[o] = 2 * FS_BIG;
-        } else if (t->zero | s->zero) {
-            v[o] = t->v * 0.0; /* plan_row's signed zero */
-            e[o] = x->has_floor ? (t->zero ? x->floor : t->exp) + (s->zero ? x->floor : s->exp)
-                                : -FS_BIG;
-            l[o] = FS_BIG;
-        } else {
-            const int32_t lsb = t->lsb + s->lsb, al = t->exp + s->exp;
-            const uint64_t sig = (uint64_t)t->sig * s->sig;
-            if (lsb < -400 || lsb > 400 || al < -400 || al > 400 || sig >> 32)
-                return 0;
-            const int bl = bitlen64(sig);
-            bits = bl > bits ? bl : bits;
-            v[o] = t->v * s->mul;
-            e[o] = al;
-            l[o] = t->low + s->low;
-        }
-    }
-    *sig_bits = bits;
     return 1;
 }
 
-/* One thread's share of the plan: rows r0 .. r1 of the list "A's rows, then
- * B's np columns", each decoded, written and bounded per step. */
+/* Element `code` (table pt) with scale s in the plan's terms, in full: what
+ * the table's fast path gives where it applies (see plan_fill). */
+static int plan_code(const dctx *x, const ptable *pt, uint32_t code, const pscale *s, double *v,
+                     int32_t *e, int32_t *l, uint8_t *spec, int *sig_bits)
+{
+    side t;
+    mk_side(&t, pt->f, &pt->u[code], NULL, NULL, x->flush, x->floor);
+    if (t.nan | t.inf | s->special) {
+        *spec = 1;
+        PLAN_PAD(*v, *e, *l);
+        return 1;
+    }
+    if (t.zero | s->zero) {
+        *v = t.sign ? -0.0 : 0.0;
+        *e = x->has_floor ? (t.zero ? x->floor : pt->u[code].exp) + (s->zero ? x->floor : s->exp)
+                          : -FS_BIG;
+        *l = FS_BIG;
+        return 1;
+    }
+    const int32_t lsb = t.lsb + s->lsb, al = pt->u[code].exp + s->exp;
+    const uint64_t sig = t.sig * s->sig;
+    if (lsb < -400 || lsb > 400 || al < -400 || al > 400 || sig >> 32)
+        return 0;
+    const int bl = bitlen64(sig);
+    *sig_bits = bl > *sig_bits ? bl : *sig_bits;
+    *v = t.sign ? -((double)sig * pow2i(lsb)) : (double)sig * pow2i(lsb);
+    *e = al;
+    *l = t.lsb + __builtin_ctzll(t.sig) + s->low;
+    return 1;
+}
+
+/* Row `row`'s block scales (one per block, or a unit scale), each checked
+ * against the table's range (pt NULL: no table). */
+static void plan_scales(const dctx *x, int b_side, int64_t row, const ptable *pt, pscale *sc)
+{
+    const uint8_t *scales = b_side ? x->b_scales : x->a_scales;
+    const int64_t nb = scales ? x->k / (b_side ? x->b_block : x->a_block) : 1;
+    for (int64_t b = 0; b < nb; b++) {
+        pscale *o = &sc[b];
+        if (!scales) {
+            *o = (pscale){1.0, 0, 0, 0, 1, 0, 0, 0};
+        } else {
+            const uint8_t code = scales[row * nb + b];
+            const ucode u = x->ts ? x->ts[code] : unpack(x->sf, code);
+            o->zero = u.cls == MXEMU_CLASS_ZERO;
+            o->special = u.cls == MXEMU_CLASS_NAN || u.cls == MXEMU_CLASS_INF;
+            o->sig = (uint32_t)u.sig;
+            o->exp = u.exp;
+            o->lsb = u.exp - x->sf->man_bits;
+            o->low = u.sig ? o->lsb + __builtin_ctzll(u.sig) : o->lsb;
+            o->mul = u.sig && o->lsb >= -900 && o->lsb <= 900 ? (double)u.sig * pow2i(o->lsb)
+                                                                : 0.0;
+        }
+        /* the fast path's element: v = t.v * mul exact, sig = t.sig, in range */
+        o->slow = o->zero || o->special || o->sig != 1 ||
+                  (pt && (pt->lsb_lo + o->lsb < -400 || pt->lsb_hi + o->lsb > 400 ||
+                          pt->exp_lo + o->exp < -400 || pt->exp_hi + o->exp > 400));
+    }
+}
+
+/* One thread's share of the plan: A's rows a0 .. a1 and B's panels (8
+ * columns) p0 .. p1, each decoded, written and bounded per step. */
 typedef struct plan_job {
     const dctx *x;
     const mx_simd_plan *p;
-    const pcode *tab_a, *tab_b; /* NULL: decode_row and plan_row */
+    const ptable *tab_a, *tab_b; /* NULL: decode_row and plan_fside */
     const int64_t *kpos;        /* K index of each plan position, -1: padding */
     const int64_t *kblk_a, *kblk_b; /* its block of A's and B's scales (0 unscaled) */
-    int64_t r0, r1;
+    int64_t a0, a1, p0, p1;
+    int min2;                   /* a route reads the second lowest lsb   */
     int ok, sig_a, sig_b;
 } plan_job;
+
+/* nl lanes of one side: a row of A (nl 1) or a panel of B (nl 8, the lanes
+ * from `live` on padding columns).  Lane q's position pos goes to
+ * v[pos * nl + q] (e, l alike), its bounds of step sx to [sx * nl + q], its
+ * NaN/Inf marks to spec[ins * spec_stride + q]. */
+typedef struct plan_lanes {
+    int live;
+    const uint32_t *codes[8]; /* the lanes' codes (table) */
+    const pscale *sc[8];      /* their block scales (table) */
+    const fside *rf[8];       /* decoded (no table) */
+    double *v;
+    int32_t *e, *l, *mx, *mn, *mn2, *at;
+    uint8_t *spec;
+    int64_t spec_stride;
+} plan_lanes;
+
+/* The plan's positions of nl lanes, in step order, with each step's bounds
+ * (the largest alignment, the lowest bit, where it is and the next lowest:
+ * those two only when jb->min2, else the lowest and 0, a weaker bound that
+ * holds too) taken in the same pass.  Returns 0 when an operand is outside
+ * the kernel's exponent range. */
+MX_INLINE int plan_fill(const plan_job *jb, const plan_lanes *L, const ptable *pt,
+                        const int64_t *kblk, int nl, int *sig_bits)
+{
+    /* locals: the stores below must not make the compiler reload these */
+    const dctx *x = jb->x;
+    const mx_simd_plan *p = jb->p;
+    const int64_t ni = p->n_instr, ik = p->ik, *kpos = jb->kpos;
+    const int32_t *soff = p->soff, *scnt = p->scnt;
+    const int nsteps = p->nsteps, min2 = jb->min2, live = L->live;
+    const int64_t ss = L->spec_stride;
+    double *const v = L->v;
+    int32_t *const e = L->e, *const l = L->l;
+    uint8_t *const spec = L->spec;
+    const uint32_t *codes[8];
+    const pscale *sc[8];
+    const fside *rf[8];
+    for (int q = 0; q < nl; q++) {
+        codes[q] = L->codes[q];
+        sc[q] = L->sc[q];
+        rf[q] = L->rf[q];
+    }
+    int bits = *sig_bits, tb = 0; /* tb: the table fast path's widest */
+    for (int64_t ins = 0; ins < ni; ins++)
+        for (int st = 0; st < nsteps; st++) {
+            const int64_t lo = ins * ik + soff[st], hi = lo + scnt[st];
+            const int64_t sx = ins * nsteps + st;
+            int32_t mx[8], mn[8], mn2[8], at[8];
+            for (int q = 0; q < nl; q++) {
+                mx[q] = -2 * FS_BIG;
+                mn[q] = mn2[q] = 2 * FS_BIG;
+                at[q] = 0;
+            }
+            for (int64_t pos = lo; pos < hi; pos++) {
+                const int64_t kk = kpos[pos];
+                for (int q = 0; q < nl; q++) {
+                    double vv;
+                    int32_t ee, ll;
+                    if (kk < 0 || q >= live) {
+                        PLAN_PAD(vv, ee, ll);
+                    } else if (pt) {
+                        const uint32_t code = codes[q][kk];
+                        const pcode *t = &pt->t[code];
+                        const pscale *s = &sc[q][kblk[pos]];
+                        if (__builtin_expect(t->slow | s->slow, 0)) {
+                            if (!plan_code(x, pt, code, s, &vv, &ee, &ll,
+                                           &spec[ins * ss + q], &bits))
+                                return 0;
+                        } else { /* s is a power of two: sig = t's */
+                            vv = t->v * s->mul;
+                            ee = t->exp + s->exp;
+                            ll = t->low + s->low;
+                            tb = t->bits > tb ? t->bits : tb;
+                        }
+                    } else if (!plan_fside(&rf[q][kk], &vv, &ee, &ll,
+                                           &spec[ins * ss + q], &bits)) {
+                        return 0;
+                    }
+                    v[pos * nl + q] = vv;
+                    e[pos * nl + q] = ee;
+                    l[pos * nl + q] = ll;
+                    mx[q] = ee > mx[q] ? ee : mx[q];
+                    if (min2) {
+                        const int32_t above = ll > mn[q] ? ll : mn[q];
+                        mn2[q] = above < mn2[q] ? above : mn2[q];
+                        at[q] = ll < mn[q] ? (int32_t)(pos - lo) : at[q];
+                    }
+                    mn[q] = ll < mn[q] ? ll : mn[q];
+                }
+            }
+            for (int q = 0; q < nl; q++) {
+                L->mx[sx * nl + q] = mx[q];
+                L->mn[sx * nl + q] = mn[q];
+                L->mn2[sx * nl + q] = min2 ? mn2[q] : mn[q];
+                L->at[sx * nl + q] = at[q];
+            }
+        }
+    *sig_bits = bits > tb ? bits : tb;
+    return 1;
+}
 
 static void plan_worker(void *arg)
 {
     plan_job *jb = arg;
     const dctx *x = jb->x;
     const mx_simd_plan *p = jb->p;
-    const int64_t kp = p->kp, np = p->np, m = x->m, nst = p->n_instr * p->nsteps;
-    side *rs = malloc(sizeof(side) * (size_t)(x->k + 1));
-    fside *rf = malloc(sizeof(fside) * (size_t)(x->k + 1));
-    pscale *sc = malloc(sizeof(pscale) * (size_t)(x->k + 1));
-    if (!rs || !rf || !sc) {
+    const int64_t kp = p->kp, np = p->np, nst = p->n_instr * p->nsteps, k = x->k;
+    const int decode = !jb->tab_a || !jb->tab_b;
+    const int64_t nba = x->a_scales ? k / x->a_block : 1, nbb = x->b_scales ? k / x->b_block : 1;
+    const int64_t nb = nba > nbb ? nba : nbb;
+    side *rs = decode ? malloc(sizeof(side) * (size_t)(k + 1)) : NULL;
+    fside *rf = decode ? malloc(sizeof(fside) * (size_t)(8 * k + 1)) : NULL;
+    pscale *sc = malloc(sizeof(pscale) * (size_t)(8 * nb));
+    if ((decode && (!rs || !rf)) || !sc) {
         jb->ok = 0;
         free(rs);
         free(rf);
@@ -1552,64 +1666,43 @@ static void plan_worker(void *arg)
         return;
     }
     /* the plan's arrays are written through these (the plan itself is const) */
-    double *va = (double *)p->va, *vb = (double *)p->vb;
-    int32_t *ea = (int32_t *)p->ea, *la = (int32_t *)p->la, *eb = (int32_t *)p->eb,
-            *lb = (int32_t *)p->lb;
-    int32_t *amax = (int32_t *)p->amax_e, *amin = (int32_t *)p->amin_l,
-            *bmax = (int32_t *)p->bmax_e, *bmin = (int32_t *)p->bmin_l;
-    int32_t *amin2 = (int32_t *)p->amin2_l, *bmin2 = (int32_t *)p->bmin2_l,
-            *amin_at = (int32_t *)p->amin_at, *bmin_at = (int32_t *)p->bmin_at;
-    for (int64_t r = jb->r0; r < jb->r1 && jb->ok; r++) {
-        const int b_side = r >= m;
-        const int64_t row = b_side ? r - m : r;
-        /* where the row's K positions go: A contiguous, B's column in its panel */
-        const int64_t base = b_side ? (row / 8) * kp * 8 + row % 8 : row * kp;
-        const int64_t stride = b_side ? 8 : 1;
-        double *v = (b_side ? vb : va) + base;
-        int32_t *e = (b_side ? eb : ea) + base, *l = (b_side ? lb : la) + base;
-        if (b_side && row >= x->n) { /* a padding column */
-            for (int64_t pos = 0; pos < kp; pos++) {
-                v[pos * 8] = 0.0;
-                e[pos * 8] = -2 * FS_BIG;
-                l[pos * 8] = 2 * FS_BIG;
-            }
+    plan_lanes L;
+    for (int64_t r = jb->a0; r < jb->a1 && jb->ok; r++) {
+        L = (plan_lanes){1, {NULL}, {NULL}, {NULL}, (double *)p->va + r * kp,
+                         (int32_t *)p->ea + r * kp, (int32_t *)p->la + r * kp,
+                         (int32_t *)p->amax_e + r * nst, (int32_t *)p->amin_l + r * nst,
+                         (int32_t *)p->amin2_l + r * nst, (int32_t *)p->amin_at + r * nst,
+                         (uint8_t *)p->row_spec + r * p->n_instr, 1};
+        if (jb->tab_a) {
+            plan_scales(x, 0, r, jb->tab_a, sc);
+            L.codes[0] = x->a_codes + r * k;
+            L.sc[0] = sc;
+            jb->ok = plan_fill(jb, &L, jb->tab_a, jb->kblk_a, 1, &jb->sig_a);
         } else {
-            const pcode *tab = b_side ? jb->tab_b : jb->tab_a;
-            uint8_t *spec =
-                (uint8_t *)(b_side ? p->col_spec + row : p->row_spec + row * p->n_instr);
-            int *bits = b_side ? &jb->sig_b : &jb->sig_a;
-            if (tab) {
-                jb->ok = plan_row_table(x, b_side, row, tab, jb->kpos,
-                                        b_side ? jb->kblk_b : jb->kblk_a, kp, stride, v, e, l,
-                                        spec, b_side ? np : 1, bits, sc);
+            decode_row(x, 0, r, rs, rf);
+            L.rf[0] = rf;
+            jb->ok = plan_fill(jb, &L, NULL, NULL, 1, &jb->sig_a);
+        }
+    }
+    for (int64_t pn = jb->p0; pn < jb->p1 && jb->ok; pn++) {
+        const int64_t j0 = pn * 8, live = x->n - j0 < 8 ? x->n - j0 : 8;
+        L = (plan_lanes){(int)live, {NULL}, {NULL}, {NULL}, (double *)p->vb + pn * kp * 8,
+                         (int32_t *)p->eb + pn * kp * 8, (int32_t *)p->lb + pn * kp * 8,
+                         (int32_t *)p->bmax_e + pn * nst * 8, (int32_t *)p->bmin_l + pn * nst * 8,
+                         (int32_t *)p->bmin2_l + pn * nst * 8,
+                         (int32_t *)p->bmin_at + pn * nst * 8, (uint8_t *)p->col_spec + j0, np};
+        for (int64_t q = 0; q < live; q++) {
+            if (jb->tab_b) {
+                plan_scales(x, 1, j0 + q, jb->tab_b, sc + q * nb);
+                L.codes[q] = x->b_codes + (j0 + q) * k;
+                L.sc[q] = sc + q * nb;
             } else {
-                decode_row(x, b_side, row, rs, rf);
-                jb->ok = plan_row(x, rf, kp, stride, v, e, l, spec, b_side ? np : 1, bits);
+                decode_row(x, 1, j0 + q, rs, rf + q * k);
+                L.rf[q] = rf + q * k;
             }
         }
-        /* the bounds of each step (its positions lo .. hi): the largest
-         * alignment, the lowest bit, where it is and the next lowest */
-        for (int64_t sx = 0; sx < nst; sx++) {
-            const int64_t lo = (sx / p->nsteps) * p->ik + p->soff[sx % p->nsteps];
-            const int64_t hi = lo + p->scnt[sx % p->nsteps];
-            int32_t mx = -2 * FS_BIG, mn = 2 * FS_BIG, mn2 = 2 * FS_BIG, at = 0;
-            for (int64_t pos = lo; pos < hi; pos++) {
-                const int32_t lv = l[pos * stride];
-                mx = e[pos * stride] > mx ? e[pos * stride] : mx;
-                if (lv < mn) {
-                    mn2 = mn;
-                    mn = lv;
-                    at = (int32_t)(pos - lo);
-                } else if (lv < mn2) {
-                    mn2 = lv;
-                }
-            }
-            const int64_t o = b_side ? (row / 8) * nst * 8 + sx * 8 + row % 8 : row * nst + sx;
-            (b_side ? bmax : amax)[o] = mx;
-            (b_side ? bmin : amin)[o] = mn;
-            (b_side ? bmin2 : amin2)[o] = mn2;
-            (b_side ? bmin_at : amin_at)[o] = at;
-        }
+        jb->ok = jb->tab_b ? plan_fill(jb, &L, jb->tab_b, jb->kblk_b, 8, &jb->sig_b)
+                           : plan_fill(jb, &L, NULL, NULL, 8, &jb->sig_b);
     }
     free(rs);
     free(rf);
@@ -1686,11 +1779,17 @@ static int simd_plan_build(const dctx *x, mx_simd_plan *p, void **mem, void **me
     int32_t *soff = bmin_at + np * nst, *scnt = soff + nsb;
     uint8_t *rsp = (uint8_t *)(scnt + nsb), *csp = rsp + m * ni;
     memset(rsp, 0, (size_t)(m * ni + ni * np));
+    int64_t tiled = 0; /* the steps tile each instruction in order (plan_fill walks them) */
     for (int b = 0; b < nsb; b++) {
         soff[b] = blocks || chunked ? (int32_t)(b * seg) : x->soff[b];
         scnt[b] = blocks || chunked
                       ? (int32_t)(b * seg + seg <= x->ik ? seg : x->ik - b * seg)
                       : x->scnt[b];
+        tiled = soff[b] == tiled && scnt[b] >= 0 ? tiled + scnt[b] : -1;
+    }
+    if (tiled != ik) {
+        free(buf);
+        return 0;
     }
     p->amax_e = amax;
     p->amin_l = amin;
@@ -1718,16 +1817,21 @@ static int simd_plan_build(const dctx *x, mx_simd_plan *p, void **mem, void **me
     /* the operands, A's rows and B's columns split across the threads */
     const int64_t nth = threads < (m + np) / 64 + 1 ? threads : (m + np) / 64 + 1;
     plan_job *jobs = malloc(sizeof(plan_job) * (size_t)nth);
-    /* tables of the operands' codes pay when there are more elements than codes */
-    pcode *tab_a = x->af->bits <= PCODE_BITS && m * x->k >= (4ll << x->af->bits)
-                       ? pcode_table(x, x->af, x->ta) : NULL;
-    pcode *tab_b = x->bf->bits <= PCODE_BITS && n * x->k >= (4ll << x->bf->bits)
-                       ? pcode_table(x, x->bf, x->tb) : NULL;
+    /* tables of the operands' codes (formats of at most 16 bits: those with an
+     * unpack table) pay when there are more elements than codes; one for both
+     * when A and B share the format */
+    const int same = x->ta && x->tb && !memcmp(x->af, x->bf, sizeof(mx_fmt));
+    ptable pta = {0}, ptb = {0};
+    const int use_a = x->ta && (same ? m + n : m) * x->k >= (4ll << x->af->bits) &&
+                      ptable_build(x, x->af, x->ta, &pta);
+    const int use_b = same ? use_a
+                           : x->tb && n * x->k >= (4ll << x->bf->bits) &&
+                                 ptable_build(x, x->bf, x->tb, &ptb);
     int64_t *kpos = malloc(sizeof(int64_t) * (size_t)(3 * kp + 1));
     if (!jobs || !kpos) {
         free(jobs);
-        free(tab_a);
-        free(tab_b);
+        free(pta.t);
+        free(ptb.t);
         free(kpos);
         free(buf);
         return 0;
@@ -1739,12 +1843,18 @@ static int simd_plan_build(const dctx *x, mx_simd_plan *p, void **mem, void **me
         kblk_a[pos] = x->a_scales && kk < x->k ? kk / x->a_block : 0;
         kblk_b[pos] = x->b_scales && kk < x->k ? kk / x->b_block : 0;
     }
-    for (int64_t t = 0; t < nth; t++)
-        jobs[t] = (plan_job){x, p, tab_a, tab_b, kpos, kblk_a, kblk_b, (m + np) * t / nth,
-                             (m + np) * (t + 1) / nth, 1, 0, 0};
+    /* A's rows, then B's panels of 8 columns (a panel weighs 8 rows) */
+    const int min2 = x->unit.bounded && !blocks && !chunked;
+    for (int64_t t = 0; t < nth; t++) {
+        const int64_t u0 = (m + np) * t / nth, u1 = (m + np) * (t + 1) / nth;
+        jobs[t] = (plan_job){x, p, use_a ? &pta : NULL, use_b ? (same ? &pta : &ptb) : NULL,
+                             kpos, kblk_a, kblk_b, u0 < m ? u0 : m, u1 < m ? u1 : m,
+                             u0 > m ? (u0 - m + 7) / 8 : 0, u1 > m ? (u1 - m + 7) / 8 : 0,
+                             min2, 1, 0, 0};
+    }
     run_parallel(plan_worker, jobs, sizeof(plan_job), nth);
-    free(tab_a);
-    free(tab_b);
+    free(pta.t);
+    free(ptb.t);
     free(kpos);
     int ok = 1, sig_a = 0, sig_b = 0;
     for (int64_t t = 0; t < nth; t++) {
