@@ -1162,17 +1162,6 @@ typedef struct row_job {
 /* Terms per chunk of a long unbounded step in the vectorised kernel. */
 #define SIMD_CHUNK 32
 
-/* The bits of a value that is a normal number of the IEEE-style format f. */
-static uint32_t encode_normal(const mx_fmt *f, double v)
-{
-    uint64_t b;
-    memcpy(&b, &v, sizeof b);
-    const int32_t e = (int32_t)((b >> 52) & 0x7FFu) - 1023;
-    const uint64_t mant = b & ((1ull << 52) - 1u);
-    return ((b >> 63) ? f->sign_mask : 0u) | ((uint32_t)(e + f->bias) << f->man_bits) |
-           (uint32_t)(mant >> (52 - f->man_bits));
-}
-
 /* Rows r0 .. r1 through the vectorised kernel, SIMD_ROWS at a time (the
  * arrays hold SIMD_ROWS x np); the outputs it marks bad go through dot_one
  * (the whole output again, from C). */
@@ -1181,51 +1170,84 @@ static uint32_t encode_normal(const mx_fmt *f, double v)
 static void simd_rows(const dctx *x, scratch *s, int64_t r0, int64_t r1, double *acc,
                       int32_t *acca, double *lo, uint8_t *inex, uint8_t *bad)
 {
+    /* locals: the stores to the arrays must not make the compiler reload these */
     const mx_simd_plan *p = x->simd;
-    const int64_t np = p->np;
+    const int64_t np = p->np, n = x->n;
+    const uint32_t *const cc = x->c_codes;
+    uint32_t *const d = x->d;
+    uint8_t *const flags = x->flags;
+    const int32_t za = x->zero_align;
+    const mx_fmt cf = x->cf;
+    /* the register format's fields: a normal result's bits from its binary64 ones */
+    const uint32_t sm = x->reg.sign_mask;
+    const int32_t bias = x->reg.bias - 1023, mb = x->reg.man_bits;
+    /* C's last code and what it gave (a C of one value decodes once) */
+    uint32_t c_last = 0;
+    double c_acc = 0.0;
+    int32_t c_al = za;
+    uint8_t c_bad = 0;
+    int c_have = 0;
     for (int64_t i0 = r0; i0 < r1; i0 += SIMD_ROWS) {
-        const int64_t i1 = i0 + SIMD_ROWS < r1 ? i0 + SIMD_ROWS : r1;
-        for (int64_t i = i0; i < i1; i++)
-            for (int64_t j = 0; j < np; j++) {
-                const int64_t o = (i - i0) * np + j;
-                acc[o] = 0.0;
-                lo[o] = 0.0;
-                acca[o] = x->zero_align;
-                bad[o] = 0;
-                inex[o] = 0;
-                if (j >= x->n || !x->c_codes)
-                    continue;
-                int sign;
-                int32_t exp;
-                uint64_t sig;
-                const int cls = mx_unpack_code(&x->cf, x->c_codes[i * x->n + j], &sign, &exp,
-                                               &sig);
-                if (cls == MXEMU_CLASS_NORMAL && !x->cf.is_int) {
-                    acc[o] = ldexp(sign ? -(double)sig : (double)sig, exp - x->cf.man_bits);
-                    acca[o] = exp;
-                } else if (cls != MXEMU_CLASS_ZERO) {
-                    /* NaN, Inf, subnormal C and an int C (up to 32 significand bits,
-                     * beyond what the kernel's bounds assume): the general path */
-                    bad[o] = 1;
+        const int64_t i1 = i0 + SIMD_ROWS < r1 ? i0 + SIMD_ROWS : r1, cnt = (i1 - i0) * np;
+        memset(acc, 0, sizeof(double) * (size_t)cnt); /* +0.0 */
+        if (p->chunked)
+            memset(lo, 0, sizeof(double) * (size_t)cnt);
+        memset(bad, 0, (size_t)cnt);
+        memset(inex, 0, (size_t)cnt);
+        for (int64_t o = 0; o < cnt; o++)
+            acca[o] = za;
+        for (int64_t i = i0; cc && i < i1; i++)
+            for (int64_t j = 0; j < n; j++) {
+                const uint32_t code = cc[i * n + j];
+                if (!c_have || code != c_last) {
+                    int sign;
+                    int32_t exp;
+                    uint64_t sig;
+                    const int cls = mx_unpack_code(&cf, code, &sign, &exp, &sig);
+                    c_have = 1;
+                    c_last = code;
+                    c_acc = 0.0;
+                    c_al = za;
+                    c_bad = 0;
+                    if (cls == MXEMU_CLASS_NORMAL && !cf.is_int) {
+                        c_acc = ldexp(sign ? -(double)sig : (double)sig, exp - cf.man_bits);
+                        c_al = exp;
+                    } else if (cls != MXEMU_CLASS_ZERO) {
+                        /* NaN, Inf, subnormal C and an int C (up to 32 significand bits,
+                         * beyond what the kernel's bounds assume): the general path */
+                        c_bad = 1;
+                    }
                 }
+                const int64_t o = (i - i0) * np + j;
+                acc[o] = c_acc;
+                acca[o] = c_al;
+                bad[o] = c_bad;
             }
         mx_simd_rows(p, i0, i1, acc, acca, lo, inex, bad);
         for (int64_t i = i0; i < i1; i++) {
+            const double *a = acc + (i - i0) * np;
+            const uint8_t *bd = bad + (i - i0) * np, *ix = inex + (i - i0) * np;
+            uint32_t *dr = d + i * n;
+            uint8_t *fr = flags + i * n;
             int have_a = 0;
-            for (int64_t j = 0; j < x->n; j++) {
-                const int64_t o = (i - i0) * np + j;
+            for (int64_t j = 0; j < n; j++) {
                 /* a zero result too: its sign and flags follow every rule there */
-                if (bad[o] || acc[o] == 0.0) { /* decode the two rows (A's once per row) */
-                    if (!have_a)
+                if (__builtin_expect(bd[j] || a[j] == 0.0, 0)) {
+                    if (!have_a) /* decode the two rows (A's once per row) */
                         decode_row(x, 0, i, s->ra, s->rfa);
                     have_a = 1;
                     decode_row(x, 1, j, s->rb, s->rfb);
                     const rows r = {s->ra, s->rb, s->rfa, s->rfb};
                     dot_one(x, s, i, j, &r);
-                } else {
-                    x->d[i * x->n + j] = encode_normal(&x->reg, acc[o]);
-                    x->flags[i * x->n + j] = inex[o] ? MXEMU_FLAG_INEXACT : 0;
+                    continue;
                 }
+                /* a normal number of the register format: its bits */
+                uint64_t b;
+                memcpy(&b, &a[j], sizeof b);
+                dr[j] = ((b >> 63) ? sm : 0u) |
+                        ((uint32_t)((int32_t)((b >> 52) & 0x7FFu) + bias) << mb) |
+                        (uint32_t)((b & ((1ull << 52) - 1u)) >> (52 - mb));
+                fr[j] = ix[j] ? MXEMU_FLAG_INEXACT : 0;
             }
         }
     }
@@ -2064,18 +2086,19 @@ static int32_t run_model(const mxemu_accum_config *cfg, int64_t m, int64_t n, in
             return MXEMU_ERR_ARG;
         x.limbs = (int32_t)(width / 64 + 4);
     }
-    /* 6. codes in range (before anything is written) */
+    /* 6. codes in range (before anything is written); the bits above each mask
+     * OR-ed together, a loop the compiler vectorises */
+    uint32_t over = 0;
     for (int64_t i = 0; i < m * k; i++)
-        if (a_codes[i] > af.code_mask)
-            return MXEMU_ERR_CODE_RANGE;
+        over |= a_codes[i] & ~af.code_mask;
     for (int64_t i = 0; i < n * k; i++)
-        if (b_codes[i] > bf.code_mask)
-            return MXEMU_ERR_CODE_RANGE;
+        over |= b_codes[i] & ~bf.code_mask;
     const int64_t n_out = diag ? m : m * n;
     if (c_codes)
         for (int64_t i = 0; i < n_out; i++)
-            if (c_codes[i] > x.cf.code_mask)
-                return MXEMU_ERR_CODE_RANGE;
+            over |= c_codes[i] & ~x.cf.code_mask;
+    if (over)
+        return MXEMU_ERR_CODE_RANGE;
     if (a_scales)
         for (int64_t i = 0; i < m * (k / a_block); i++)
             if (a_scales[i] > sf.code_mask)
