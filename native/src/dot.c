@@ -1583,89 +1583,125 @@ typedef struct plan_lanes {
     int64_t spec_stride;
 } plan_lanes;
 
-/* The plan's positions of nl lanes, in step order, with each step's bounds
- * (the largest alignment, the lowest bit, where it is and the next lowest:
- * those two only when jb->min2, else the lowest and 0, a weaker bound that
- * holds too) taken in the same pass.  Returns 0 when an operand is outside
+/* Lane q of instructions ins0 .. ins1 - 1 into the plan, with each step's bounds (the largest alignment, the lowest bit, where
+ * it is and the next lowest: those two only when min2, else the lowest and 0,
+ * a weaker bound that holds too).  nl, pt (table or not) and min2 are
+ * constants where plan_fill calls it.  Returns 0 when an operand is outside
  * the kernel's exponent range. */
-MX_INLINE int plan_fill(const plan_job *jb, const plan_lanes *L, const ptable *pt,
-                        const int64_t *kblk, int nl, int *sig_bits)
+MX_INLINE int plan_lane(const dctx *x, const mx_simd_plan *p, const plan_lanes *L,
+                        const ptable *pt, const int64_t *kpos, const int64_t *kblk, int nl,
+                        int min2, int q, int64_t ins0, int64_t ins1, int *bits, int *tb)
 {
-    /* locals: the stores below must not make the compiler reload these */
-    const dctx *x = jb->x;
-    const mx_simd_plan *p = jb->p;
-    const int64_t ni = p->n_instr, ik = p->ik, *kpos = jb->kpos;
-    const int32_t *soff = p->soff, *scnt = p->scnt;
-    const int nsteps = p->nsteps, min2 = jb->min2, live = L->live;
-    const int64_t ss = L->spec_stride;
     double *const v = L->v;
     int32_t *const e = L->e, *const l = L->l;
-    uint8_t *const spec = L->spec;
-    const uint32_t *codes[8];
-    const pscale *sc[8];
-    const fside *rf[8];
-    for (int q = 0; q < nl; q++) {
-        codes[q] = L->codes[q];
-        sc[q] = L->sc[q];
-        rf[q] = L->rf[q];
-    }
-    int bits = *sig_bits, tb = 0; /* tb: the table fast path's widest */
-    for (int64_t ins = 0; ins < ni; ins++)
-        for (int st = 0; st < nsteps; st++) {
-            const int64_t lo = ins * ik + soff[st], hi = lo + scnt[st];
-            const int64_t sx = ins * nsteps + st;
-            int32_t mx[8], mn[8], mn2[8], at[8];
-            for (int q = 0; q < nl; q++) {
-                mx[q] = -2 * FS_BIG;
-                mn[q] = mn2[q] = 2 * FS_BIG;
-                at[q] = 0;
+    const uint32_t *const codes = L->codes[q];
+    const pscale *const sc = L->sc[q];
+    const fside *const rf = L->rf[q];
+    const int64_t ik = p->ik;
+    const int nsteps = p->nsteps;
+    int wide = *tb; /* the table fast path's widest */
+    for (int64_t ins = ins0; ins < ins1; ins++) {
+    uint8_t *const spec = L->spec + ins * L->spec_stride + q;
+    for (int st = 0; st < nsteps; st++) {
+    const int64_t lo = ins * ik + p->soff[st], hi = lo + p->scnt[st];
+    const int64_t sx = ins * nsteps + st;
+    int32_t mx = -2 * FS_BIG, mn = 2 * FS_BIG, mn2 = 2 * FS_BIG, at = 0;
+    for (int64_t pos = lo; pos < hi; pos++) {
+        const int64_t kk = kpos[pos];
+        double vv;
+        int32_t ee, ll;
+        if (__builtin_expect(kk < 0, 0)) {
+            PLAN_PAD(vv, ee, ll);
+        } else if (pt) {
+            const uint32_t code = codes[kk];
+            const pcode *t = &pt->t[code];
+            const pscale *s = &sc[kblk[pos]];
+            if (__builtin_expect(t->slow | s->slow, 0)) {
+                if (!plan_code(x, pt, code, s, &vv, &ee, &ll, spec, bits))
+                    return 0;
+            } else { /* s is a power of two: sig = t's */
+                vv = t->v * s->mul;
+                ee = t->exp + s->exp;
+                ll = t->low + s->low;
+                wide = t->bits > wide ? t->bits : wide;
             }
-            for (int64_t pos = lo; pos < hi; pos++) {
-                const int64_t kk = kpos[pos];
-                for (int q = 0; q < nl; q++) {
-                    double vv;
-                    int32_t ee, ll;
-                    if (kk < 0 || q >= live) {
-                        PLAN_PAD(vv, ee, ll);
-                    } else if (pt) {
-                        const uint32_t code = codes[q][kk];
-                        const pcode *t = &pt->t[code];
-                        const pscale *s = &sc[q][kblk[pos]];
-                        if (__builtin_expect(t->slow | s->slow, 0)) {
-                            if (!plan_code(x, pt, code, s, &vv, &ee, &ll,
-                                           &spec[ins * ss + q], &bits))
-                                return 0;
-                        } else { /* s is a power of two: sig = t's */
-                            vv = t->v * s->mul;
-                            ee = t->exp + s->exp;
-                            ll = t->low + s->low;
-                            tb = t->bits > tb ? t->bits : tb;
-                        }
-                    } else if (!plan_fside(&rf[q][kk], &vv, &ee, &ll,
-                                           &spec[ins * ss + q], &bits)) {
-                        return 0;
-                    }
-                    v[pos * nl + q] = vv;
-                    e[pos * nl + q] = ee;
-                    l[pos * nl + q] = ll;
-                    mx[q] = ee > mx[q] ? ee : mx[q];
-                    if (min2) {
-                        const int32_t above = ll > mn[q] ? ll : mn[q];
-                        mn2[q] = above < mn2[q] ? above : mn2[q];
-                        at[q] = ll < mn[q] ? (int32_t)(pos - lo) : at[q];
-                    }
-                    mn[q] = ll < mn[q] ? ll : mn[q];
-                }
-            }
-            for (int q = 0; q < nl; q++) {
-                L->mx[sx * nl + q] = mx[q];
-                L->mn[sx * nl + q] = mn[q];
-                L->mn2[sx * nl + q] = min2 ? mn2[q] : mn[q];
-                L->at[sx * nl + q] = at[q];
-            }
+        } else if (!plan_fside(&rf[kk], &vv, &ee, &ll, spec, bits)) {
+            return 0;
         }
+        v[pos * nl + q] = vv;
+        e[pos * nl + q] = ee;
+        l[pos * nl + q] = ll;
+        mx = ee > mx ? ee : mx;
+        if (min2) {
+            const int32_t above = ll > mn ? ll : mn;
+            mn2 = above < mn2 ? above : mn2;
+            at = ll < mn ? (int32_t)(pos - lo) : at;
+        }
+        mn = ll < mn ? ll : mn;
+    }
+    L->mx[sx * nl + q] = mx;
+    L->mn[sx * nl + q] = mn;
+    L->mn2[sx * nl + q] = min2 ? mn2 : mn;
+    L->at[sx * nl + q] = at;
+    }
+    }
+    *tb = wide;
+    return 1;
+}
+
+/* The plan's positions of nl lanes, each lane PLAN_SPAN positions (whole
+ * instructions) in one pass, then the next lane: a panel's span stays in L1
+ * while its lanes fill it.  The lanes from L->live on are padding columns. */
+#define PLAN_SPAN 128
+
+MX_INLINE int plan_fill(const plan_job *jb, const plan_lanes *L, const ptable *pt,
+                        const int64_t *kblk, int nl, int min2, int *sig_bits)
+{
+    const mx_simd_plan *p = jb->p;
+    const int64_t ni = p->n_instr, ik = p->ik, *kpos = jb->kpos;
+    /* instructions of about PLAN_SPAN positions at a time */
+    const int64_t span = PLAN_SPAN / ik > 1 ? PLAN_SPAN / ik : 1;
+    int bits = *sig_bits, tb = 0;
+    for (int64_t ins0 = 0; ins0 < ni; ins0 += span) {
+        const int64_t ins1 = ins0 + span < ni ? ins0 + span : ni;
+        for (int q = 0; q < L->live; q++)
+            if (!plan_lane(jb->x, p, L, pt, kpos, kblk, nl, min2, q, ins0, ins1, &bits, &tb))
+                return 0;
+        for (int q = L->live; q < nl; q++) /* padding columns */
+            for (int64_t ins = ins0; ins < ins1; ins++)
+                for (int st = 0; st < p->nsteps; st++) {
+                    const int64_t lo = ins * ik + p->soff[st], hi = lo + p->scnt[st];
+                    const int64_t sx = ins * p->nsteps + st;
+                    for (int64_t pos = lo; pos < hi; pos++)
+                        PLAN_PAD(L->v[pos * nl + q], L->e[pos * nl + q], L->l[pos * nl + q]);
+                    L->mx[sx * nl + q] = -2 * FS_BIG;
+                    L->mn[sx * nl + q] = L->mn2[sx * nl + q] = 2 * FS_BIG;
+                    L->at[sx * nl + q] = 0;
+                }
+    }
     *sig_bits = bits > tb ? bits : tb;
     return 1;
+}
+
+/* plan_fill with its constants (one copy of the loop each) */
+static int plan_fill_a(const plan_job *jb, const plan_lanes *L, int *sig_bits)
+{
+    const ptable *pt = jb->tab_a;
+    if (pt)
+        return jb->min2 ? plan_fill(jb, L, pt, jb->kblk_a, 1, 1, sig_bits)
+                        : plan_fill(jb, L, pt, jb->kblk_a, 1, 0, sig_bits);
+    return jb->min2 ? plan_fill(jb, L, NULL, NULL, 1, 1, sig_bits)
+                    : plan_fill(jb, L, NULL, NULL, 1, 0, sig_bits);
+}
+
+static int plan_fill_b(const plan_job *jb, const plan_lanes *L, int *sig_bits)
+{
+    const ptable *pt = jb->tab_b;
+    if (pt)
+        return jb->min2 ? plan_fill(jb, L, pt, jb->kblk_b, 8, 1, sig_bits)
+                        : plan_fill(jb, L, pt, jb->kblk_b, 8, 0, sig_bits);
+    return jb->min2 ? plan_fill(jb, L, NULL, NULL, 8, 1, sig_bits)
+                    : plan_fill(jb, L, NULL, NULL, 8, 0, sig_bits);
 }
 
 static void plan_worker(void *arg)
@@ -1699,11 +1735,11 @@ static void plan_worker(void *arg)
             plan_scales(x, 0, r, jb->tab_a, sc);
             L.codes[0] = x->a_codes + r * k;
             L.sc[0] = sc;
-            jb->ok = plan_fill(jb, &L, jb->tab_a, jb->kblk_a, 1, &jb->sig_a);
+            jb->ok = plan_fill_a(jb, &L, &jb->sig_a);
         } else {
             decode_row(x, 0, r, rs, rf);
             L.rf[0] = rf;
-            jb->ok = plan_fill(jb, &L, NULL, NULL, 1, &jb->sig_a);
+            jb->ok = plan_fill_a(jb, &L, &jb->sig_a);
         }
     }
     for (int64_t pn = jb->p0; pn < jb->p1 && jb->ok; pn++) {
@@ -1723,8 +1759,7 @@ static void plan_worker(void *arg)
                 L.rf[q] = rf + q * k;
             }
         }
-        jb->ok = jb->tab_b ? plan_fill(jb, &L, jb->tab_b, jb->kblk_b, 8, &jb->sig_b)
-                           : plan_fill(jb, &L, NULL, NULL, 8, &jb->sig_b);
+        jb->ok = plan_fill_b(jb, &L, &jb->sig_b);
     }
     free(rs);
     free(rf);
