@@ -1261,3 +1261,35 @@ def test_vectorised_16bit_code_table(name, fa, fb, monkeypatch):
     A, B = (codes(fa, m), fa), (codes(fb, n).T.copy(), fb)
     C = cfg.register.encode(rng.standard_normal((m, n))).codes.astype(np.int64)
     check_vectorised(A, B, C, cfg, name, monkeypatch)
+
+
+@pytest.mark.parametrize("name", ["b200-mxf4nvf4", "b200-mxf8f6f4", "exact", "h100-fp8-wgmma"])
+@pytest.mark.parametrize("scales", ["ue4m3", "e8m0-ends", "int8"])
+def test_vectorised_table_plan_scales(name, scales, monkeypatch):
+    """The table-driven plan (more elements than codes) with scales that are not powers of
+    two (UE4M3: each element through plan_code, products of two significands), E8M0 scales
+    at both ends of their range, zero and NaN scales, and INT8 elements (a sign-magnitude
+    integer format's table); the vectorised kernel against the scalar C path and numpy,
+    bits and flags."""
+    from emulator.formats import E2M1, INT8
+    cfg = get_preset(name).config
+    rng = np.random.default_rng(5)
+    m, n, k, bs = 40, 33, 64, 16
+    elem = INT8 if scales == "int8" else E2M1 if "mxf4" in name else E4M3
+    sf = UE4M3 if scales == "ue4m3" else E8M0
+
+    def tensor(shape, axis):
+        x = rng.standard_normal(shape) * np.exp2(rng.integers(-6, 6, shape))
+        q = emulator.quantize(x.astype(np.float32), elem.name, block_size=bs, axis=axis)
+        sc = q.scales.astype(np.int64)
+        if scales == "ue4m3":  # normal codes, every mantissa; a zero and a NaN scale
+            sc = rng.integers(0x20, 0x48, sc.shape)
+            sc.reshape(-1)[[3, 17]] = (0, 0x7F)
+        elif scales == "e8m0-ends":
+            sc = rng.choice([0, 1, 2, 126, 127, 128, 252, 253, 254], sc.shape)
+            sc.reshape(-1)[5] = 0xFF
+        return MXTensor(q.codes, sc.astype(np.uint8), elem, sf, bs, axis, shape)
+
+    A, B = tensor((m, k), 1), tensor((k, n), 0)
+    C = cfg.register.encode(rng.standard_normal((m, n))).codes.astype(np.int64)
+    check_vectorised(A, B, C, cfg, name, monkeypatch)
