@@ -1430,14 +1430,15 @@ MX_INLINE int plan_fside(const fside *t, double *v, int32_t *e, int32_t *l, uint
 /* An element code in the plan's terms, its scale left out (its values for a
  * unit scale), 16 bytes so that a 16-bit format's table stays in L2: formats
  * of at most 16 bits get a table of these, so a row of the plan costs a lookup
- * and a few adds per element.  Zeros, NaN/Inf and exponents beyond the
- * table's range go through plan_code. */
+ * and a few adds per element.  NaN/Inf and exponents beyond the table's
+ * range go through plan_code. */
 typedef struct pcode {
     double v;         /* sign * sig * 2^lsb                          */
     int16_t exp, low; /* exponent and lowest set bit                 */
     uint8_t slow;     /* plan_code computes it                       */
     uint8_t bits;     /* bitlen(sig)                                 */
-    int16_t unused;
+    uint8_t zero;     /* a zero (or flushed subnormal): v is its signed zero */
+    uint8_t unused;
 } pcode;
 
 /* Table codes have exponents and lsbs within +-PCODE_RANGE (else slow):
@@ -1456,6 +1457,7 @@ typedef struct pscale {
     double mul;
     int32_t exp, lsb, low;
     uint32_t sig;
+    int32_t zexp; /* a zero element's alignment with this scale */
     uint8_t zero, special;
     uint8_t slow; /* not a power of two, zero, NaN/Inf, or a block whose
                    * table codes could leave the kernel's exponent range
@@ -1478,10 +1480,14 @@ static int ptable_build(const dctx *x, const mx_fmt *f, const ucode *u, ptable *
         pcode *o = &pt->t[c];
         memset(o, 0, sizeof *o);
         const int32_t low = sd.sig ? sd.lsb + __builtin_ctzll(sd.sig) : sd.lsb;
-        o->slow = sd.zero || sd.nan || sd.inf || sd.lsb < -PCODE_RANGE || sd.lsb > PCODE_RANGE ||
-                  u[c].exp < -PCODE_RANGE || u[c].exp > PCODE_RANGE;
-        if (o->slow)
+        o->slow = sd.nan || sd.inf || (!sd.zero && (sd.lsb < -PCODE_RANGE || sd.lsb > PCODE_RANGE ||
+                                                    u[c].exp < -PCODE_RANGE ||
+                                                    u[c].exp > PCODE_RANGE));
+        o->zero = sd.zero;
+        if (o->slow || o->zero) {
+            o->v = sd.sign ? -0.0 : 0.0;
             continue;
+        }
         o->v = (double)sd.sig * pow2i(sd.lsb);
         o->v = sd.sign ? -o->v : o->v;
         o->exp = (int16_t)u[c].exp;
@@ -1535,7 +1541,7 @@ static void plan_scales(const dctx *x, int b_side, int64_t row, const ptable *pt
     for (int64_t b = 0; b < nb; b++) {
         pscale *o = &sc[b];
         if (!scales) {
-            *o = (pscale){1.0, 0, 0, 0, 1, 0, 0, 0};
+            *o = (pscale){1.0, 0, 0, 0, 1, 0, 0, 0, 0};
         } else {
             const uint8_t code = scales[row * nb + b];
             const ucode u = x->ts ? x->ts[code] : unpack(x->sf, code);
@@ -1548,6 +1554,7 @@ static void plan_scales(const dctx *x, int b_side, int64_t row, const ptable *pt
             o->mul = u.sig && o->lsb >= -900 && o->lsb <= 900 ? (double)u.sig * pow2i(o->lsb)
                                                                 : 0.0;
         }
+        o->zexp = x->has_floor ? x->floor + o->exp : -FS_BIG;
         /* the fast path's element: v = t.v * mul exact, sig = t.sig, in range */
         o->slow = o->zero || o->special || o->sig != 1 ||
                   (pt && (pt->lsb_lo + o->lsb < -400 || pt->lsb_hi + o->lsb > 400 ||
@@ -1619,10 +1626,10 @@ MX_INLINE int plan_lane(const dctx *x, const mx_simd_plan *p, const plan_lanes *
             if (__builtin_expect(t->slow | s->slow, 0)) {
                 if (!plan_code(x, pt, code, s, &vv, &ee, &ll, spec, bits))
                     return 0;
-            } else { /* s is a power of two: sig = t's */
+            } else { /* s is a power of two: sig = t's (a zero: v a signed zero) */
                 vv = t->v * s->mul;
-                ee = t->exp + s->exp;
-                ll = t->low + s->low;
+                ee = t->zero ? s->zexp : t->exp + s->exp;
+                ll = t->zero ? FS_BIG : t->low + s->low;
                 wide = t->bits > wide ? t->bits : wide;
             }
         } else if (!plan_fside(&rf[kk], &vv, &ee, &ll, spec, bits)) {
