@@ -1597,7 +1597,7 @@ typedef struct plan_lanes {
  * the kernel's exponent range. */
 MX_INLINE int plan_lane(const dctx *x, const mx_simd_plan *p, const plan_lanes *L,
                         const ptable *pt, const int64_t *kpos, const int64_t *kblk, int nl,
-                        int min2, int q, int64_t ins0, int64_t ins1, int *bits, int *tb)
+                        int min2, int q, int64_t sx0, int64_t sx1, int *bits, int *tb)
 {
     double *const v = L->v;
     int32_t *const e = L->e, *const l = L->l;
@@ -1607,57 +1607,60 @@ MX_INLINE int plan_lane(const dctx *x, const mx_simd_plan *p, const plan_lanes *
     const int64_t ik = p->ik;
     const int nsteps = p->nsteps;
     int wide = *tb; /* the table fast path's widest */
-    for (int64_t ins = ins0; ins < ins1; ins++) {
-    uint8_t *const spec = L->spec + ins * L->spec_stride + q;
-    for (int st = 0; st < nsteps; st++) {
-    const int64_t lo = ins * ik + p->soff[st], hi = lo + p->scnt[st];
-    const int64_t sx = ins * nsteps + st;
-    int32_t mx = -2 * FS_BIG, mn = 2 * FS_BIG, mn2 = 2 * FS_BIG, at = 0;
-    for (int64_t pos = lo; pos < hi; pos++) {
-        const int64_t kk = kpos[pos];
-        double vv;
-        int32_t ee, ll;
-        if (__builtin_expect(kk < 0, 0)) {
-            PLAN_PAD(vv, ee, ll);
-        } else if (pt) {
-            const uint32_t code = codes[kk];
-            const pcode *t = &pt->t[code];
-            const pscale *s = &sc[kblk[pos]];
-            if (__builtin_expect(t->slow | s->slow, 0)) {
-                if (!plan_code(x, pt, code, s, &vv, &ee, &ll, spec, bits))
-                    return 0;
-            } else { /* s is a power of two: sig = t's (a zero: v a signed zero) */
-                vv = t->v * s->mul;
-                ee = t->zero ? s->zexp : t->exp + s->exp;
-                ll = t->zero ? FS_BIG : t->low + s->low;
-                wide = t->bits > wide ? t->bits : wide;
+    int64_t ins = sx0 / nsteps;
+    int st = (int)(sx0 - ins * nsteps);
+    for (int64_t sx = sx0; sx < sx1; sx++, st++) {
+        if (st == nsteps) {
+            st = 0;
+            ins++;
+        }
+        uint8_t *const spec = L->spec + ins * L->spec_stride + q;
+        const int64_t lo = ins * ik + p->soff[st], hi = lo + p->scnt[st];
+        int32_t mx = -2 * FS_BIG, mn = 2 * FS_BIG, mn2 = 2 * FS_BIG, at = 0;
+        for (int64_t pos = lo; pos < hi; pos++) {
+            const int64_t kk = kpos[pos];
+            double vv;
+            int32_t ee, ll;
+            if (__builtin_expect(kk < 0, 0)) {
+                PLAN_PAD(vv, ee, ll);
+            } else if (pt) {
+                const uint32_t code = codes[kk];
+                const pcode *t = &pt->t[code];
+                const pscale *s = &sc[kblk[pos]];
+                if (__builtin_expect(t->slow | s->slow, 0)) {
+                    if (!plan_code(x, pt, code, s, &vv, &ee, &ll, spec, bits))
+                        return 0;
+                } else { /* s is a power of two: sig = t's (a zero: v a signed zero) */
+                    vv = t->v * s->mul;
+                    ee = t->zero ? s->zexp : t->exp + s->exp;
+                    ll = t->zero ? FS_BIG : t->low + s->low;
+                    wide = t->bits > wide ? t->bits : wide;
+                }
+            } else if (!plan_fside(&rf[kk], &vv, &ee, &ll, spec, bits)) {
+                return 0;
             }
-        } else if (!plan_fside(&rf[kk], &vv, &ee, &ll, spec, bits)) {
-            return 0;
+            v[pos * nl + q] = vv;
+            e[pos * nl + q] = ee;
+            l[pos * nl + q] = ll;
+            mx = ee > mx ? ee : mx;
+            if (min2) {
+                const int32_t above = ll > mn ? ll : mn;
+                mn2 = above < mn2 ? above : mn2;
+                at = ll < mn ? (int32_t)(pos - lo) : at;
+            }
+            mn = ll < mn ? ll : mn;
         }
-        v[pos * nl + q] = vv;
-        e[pos * nl + q] = ee;
-        l[pos * nl + q] = ll;
-        mx = ee > mx ? ee : mx;
-        if (min2) {
-            const int32_t above = ll > mn ? ll : mn;
-            mn2 = above < mn2 ? above : mn2;
-            at = ll < mn ? (int32_t)(pos - lo) : at;
-        }
-        mn = ll < mn ? ll : mn;
-    }
-    L->mx[sx * nl + q] = mx;
-    L->mn[sx * nl + q] = mn;
-    L->mn2[sx * nl + q] = min2 ? mn2 : mn;
-    L->at[sx * nl + q] = at;
-    }
+        L->mx[sx * nl + q] = mx;
+        L->mn[sx * nl + q] = mn;
+        L->mn2[sx * nl + q] = min2 ? mn2 : mn;
+        L->at[sx * nl + q] = at;
     }
     *tb = wide;
     return 1;
 }
 
-/* The plan's positions of nl lanes, each lane PLAN_SPAN positions (whole
- * instructions) in one pass, then the next lane: a panel's span stays in L1
+/* The plan's positions of nl lanes, each lane about PLAN_SPAN positions
+ * (whole steps) in one pass, then the next lane: a panel's span stays in L1
  * while its lanes fill it.  The lanes from L->live on are padding columns. */
 #define PLAN_SPAN 128
 
@@ -1665,26 +1668,24 @@ MX_INLINE int plan_fill(const plan_job *jb, const plan_lanes *L, const ptable *p
                         const int64_t *kblk, int nl, int min2, int *sig_bits)
 {
     const mx_simd_plan *p = jb->p;
-    const int64_t ni = p->n_instr, ik = p->ik, *kpos = jb->kpos;
-    /* instructions of about PLAN_SPAN positions at a time */
-    const int64_t span = PLAN_SPAN / ik > 1 ? PLAN_SPAN / ik : 1;
+    const int64_t nst = p->n_instr * p->nsteps, *kpos = jb->kpos;
+    /* steps of ik / nsteps positions on average */
+    const int64_t span = PLAN_SPAN * p->nsteps / p->ik > 1 ? PLAN_SPAN * p->nsteps / p->ik : 1;
     int bits = *sig_bits, tb = 0;
-    for (int64_t ins0 = 0; ins0 < ni; ins0 += span) {
-        const int64_t ins1 = ins0 + span < ni ? ins0 + span : ni;
+    for (int64_t sx0 = 0; sx0 < nst; sx0 += span) {
+        const int64_t sx1 = sx0 + span < nst ? sx0 + span : nst;
         for (int q = 0; q < L->live; q++)
-            if (!plan_lane(jb->x, p, L, pt, kpos, kblk, nl, min2, q, ins0, ins1, &bits, &tb))
+            if (!plan_lane(jb->x, p, L, pt, kpos, kblk, nl, min2, q, sx0, sx1, &bits, &tb))
                 return 0;
-        for (int q = L->live; q < nl; q++) /* padding columns */
-            for (int64_t ins = ins0; ins < ins1; ins++)
-                for (int st = 0; st < p->nsteps; st++) {
-                    const int64_t lo = ins * ik + p->soff[st], hi = lo + p->scnt[st];
-                    const int64_t sx = ins * p->nsteps + st;
-                    for (int64_t pos = lo; pos < hi; pos++)
-                        PLAN_PAD(L->v[pos * nl + q], L->e[pos * nl + q], L->l[pos * nl + q]);
-                    L->mx[sx * nl + q] = -2 * FS_BIG;
-                    L->mn[sx * nl + q] = L->mn2[sx * nl + q] = 2 * FS_BIG;
-                    L->at[sx * nl + q] = 0;
-                }
+    }
+    for (int q = L->live; q < nl; q++) { /* padding columns */
+        for (int64_t pos = 0; pos < p->kp; pos++)
+            PLAN_PAD(L->v[pos * nl + q], L->e[pos * nl + q], L->l[pos * nl + q]);
+        for (int64_t sx = 0; sx < nst; sx++) {
+            L->mx[sx * nl + q] = -2 * FS_BIG;
+            L->mn[sx * nl + q] = L->mn2[sx * nl + q] = 2 * FS_BIG;
+            L->at[sx * nl + q] = 0;
+        }
     }
     *sig_bits = bits > tb ? bits : tb;
     return 1;
