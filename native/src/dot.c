@@ -1167,6 +1167,32 @@ typedef struct row_job {
  * (the whole output again, from C). */
 #define SIMD_ROWS 16
 
+/* Outputs a[0 .. n - 1] as normal numbers of a register format (sign mask
+ * sm, bias - 1023, mb mantissa bits) with the inexact flags of ix; returns
+ * nonzero when an output is bad or zero (those need the general path).
+ * Branch-free, so the compiler vectorises it, with AVX-512 where the kernel
+ * runs (always, when this is called). */
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__) && \
+    !defined(MXEMU_NO_MULTIVERSION)
+__attribute__((target("avx512f,avx512dq,avx512vl,avx512bw")))
+#endif
+static int encode_row(const double *restrict a, const uint8_t *restrict bd,
+                      const uint8_t *restrict ix, int64_t n, uint32_t sm, int32_t bias,
+                      int32_t mb, uint32_t *restrict dr, uint8_t *restrict fr)
+{
+    int redo = 0;
+    for (int64_t j = 0; j < n; j++) {
+        uint64_t b;
+        memcpy(&b, &a[j], sizeof b);
+        dr[j] = (sm & (uint32_t)(0u - (uint32_t)(b >> 63))) |
+                ((uint32_t)((int32_t)((b >> 52) & 0x7FFu) + bias) << mb) |
+                (uint32_t)((b & ((1ull << 52) - 1u)) >> (52 - mb));
+        fr[j] = (uint8_t)((ix[j] != 0) * MXEMU_FLAG_INEXACT);
+        redo |= bd[j] | (a[j] == 0.0);
+    }
+    return redo;
+}
+
 static void simd_rows(const dctx *x, scratch *s, int64_t r0, int64_t r1, double *acc,
                       int32_t *acca, double *lo, uint8_t *inex, uint8_t *bad)
 {
@@ -1229,25 +1255,19 @@ static void simd_rows(const dctx *x, scratch *s, int64_t r0, int64_t r1, double 
             const uint8_t *bd = bad + (i - i0) * np, *ix = inex + (i - i0) * np;
             uint32_t *dr = d + i * n;
             uint8_t *fr = flags + i * n;
+            if (!encode_row(a, bd, ix, n, sm, bias, mb, dr, fr))
+                continue;
             int have_a = 0;
             for (int64_t j = 0; j < n; j++) {
                 /* a zero result too: its sign and flags follow every rule there */
-                if (__builtin_expect(bd[j] || a[j] == 0.0, 0)) {
+                if (bd[j] || a[j] == 0.0) {
                     if (!have_a) /* decode the two rows (A's once per row) */
                         decode_row(x, 0, i, s->ra, s->rfa);
                     have_a = 1;
                     decode_row(x, 1, j, s->rb, s->rfb);
                     const rows r = {s->ra, s->rb, s->rfa, s->rfb};
                     dot_one(x, s, i, j, &r);
-                    continue;
                 }
-                /* a normal number of the register format: its bits */
-                uint64_t b;
-                memcpy(&b, &a[j], sizeof b);
-                dr[j] = ((b >> 63) ? sm : 0u) |
-                        ((uint32_t)((int32_t)((b >> 52) & 0x7FFu) + bias) << mb) |
-                        (uint32_t)((b & ((1ull << 52) - 1u)) >> (52 - mb));
-                fr[j] = ix[j] ? MXEMU_FLAG_INEXACT : 0;
             }
         }
     }
