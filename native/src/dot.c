@@ -1905,7 +1905,7 @@ static int simd_plan_build(const dctx *x, mx_simd_plan *p, void **mem, void **me
     /* tables of the operands' codes (formats of at most 16 bits: those with an
      * unpack table) pay when there are more elements than codes; one for both
      * when A and B share the format */
-    const int same = x->ta && x->tb && !memcmp(x->af, x->bf, sizeof(mx_fmt));
+    const int same = x->ta && x->ta == x->tb;
     ptable pta = {0}, ptb = {0};
     const int use_a = x->ta && (same ? m + n : m) * x->k >= (4ll << x->af->bits) &&
                       ptable_build(x, x->af, x->ta, &pta);
@@ -2223,7 +2223,9 @@ static int32_t run_model(const mxemu_accum_config *cfg, int64_t m, int64_t n, in
     x.zero_align = x.has_floor ? x.floor : -FS_BIG;
     /* 8. the operands, decoded once with their scales folded in: straight into
      * the vectorised kernel's plan when it applies, else as sides */
-    ucode *ta = unpack_table(&af), *tb = unpack_table(&bf);
+    /* one table when A and B share the format (64K codes each for FP16) */
+    ucode *ta = unpack_table(&af);
+    ucode *tb = !memcmp(&af, &bf, sizeof af) ? ta : unpack_table(&bf);
     ucode *ts = scaled ? unpack_table(&sf) : NULL;
     x.af = &af;
     x.bf = &bf;
@@ -2294,8 +2296,9 @@ static int32_t run_model(const mxemu_accum_config *cfg, int64_t m, int64_t n, in
     free(bs);
     free(fa);
     free(fb);
+    if (tb != ta)
+        free(tb);
     free(ta);
-    free(tb);
     free(ts);
     free(lay);
     return st;
