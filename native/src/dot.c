@@ -1592,6 +1592,7 @@ typedef struct plan_job {
     const int64_t *kblk_a, *kblk_b; /* its block of A's and B's scales (0 unscaled) */
     int64_t a0, a1, p0, p1;
     int min2;                   /* a route reads the second lowest lsb   */
+    int direct;                 /* position pos is K index pos (no permutation) */
     int ok, sig_a, sig_b;
 } plan_job;
 
@@ -1615,16 +1616,51 @@ typedef struct plan_lanes {
  * a weaker bound that holds too).  nl, pt (table or not) and min2 are
  * constants where plan_fill calls it.  Returns 0 when an operand is outside
  * the kernel's exponent range. */
+/* Table element `code` with scale s: the fast path, or plan_code. */
+MX_INLINE int plan_tab(const dctx *x, const ptable *pt, uint32_t code, const pscale *s,
+                       double *vv, int32_t *ee, int32_t *ll, uint8_t *spec, int *bits,
+                       int *wide)
+{
+    const pcode *t = &pt->t[code];
+    if (__builtin_expect(t->slow | s->slow, 0))
+        return plan_code(x, pt, code, s, vv, ee, ll, spec, bits);
+    /* s is a power of two: sig = t's; a zero (v a signed zero) selected by a
+     * mask, not a branch (E2M1 data has many) */
+    const int32_t z = -(int32_t)t->zero;
+    *vv = t->v * s->mul;
+    *ee = (s->zexp & z) | ((t->exp + s->exp) & ~z);
+    *ll = (FS_BIG & z) | ((t->low + s->low) & ~z);
+    *wide = t->bits > *wide ? t->bits : *wide;
+    return 1;
+}
+
+/* A step's running bounds (see plan_lane). */
+typedef struct plan_bnd {
+    int32_t mx, mn, mn2, at;
+} plan_bnd;
+
+MX_INLINE void plan_bound(plan_bnd *b, int32_t ee, int32_t ll, int32_t at, int min2)
+{
+    b->mx = ee > b->mx ? ee : b->mx;
+    if (min2) {
+        const int32_t above = ll > b->mn ? ll : b->mn;
+        b->mn2 = above < b->mn2 ? above : b->mn2;
+        b->at = ll < b->mn ? at : b->at;
+    }
+    b->mn = ll < b->mn ? ll : b->mn;
+}
+
 MX_INLINE int plan_lane(const dctx *x, const mx_simd_plan *p, const plan_lanes *L,
-                        const ptable *pt, const int64_t *kpos, const int64_t *kblk, int nl,
-                        int min2, int q, int64_t sx0, int64_t sx1, int *bits, int *tb)
+                        const ptable *pt, const int64_t *kpos, const int64_t *kblk,
+                        int64_t bsz, int direct, int nl, int min2, int q, int64_t sx0,
+                        int64_t sx1, int *bits, int *tb)
 {
     double *const v = L->v;
     int32_t *const e = L->e, *const l = L->l;
     const uint32_t *const codes = L->codes[q];
     const pscale *const sc = L->sc[q];
     const fside *const rf = L->rf[q];
-    const int64_t ik = p->ik;
+    const int64_t ik = p->ik, k = x->k;
     const int nsteps = p->nsteps;
     int wide = *tb; /* the table fast path's widest */
     int64_t ins = sx0 / nsteps;
@@ -1636,44 +1672,49 @@ MX_INLINE int plan_lane(const dctx *x, const mx_simd_plan *p, const plan_lanes *
         }
         uint8_t *const spec = L->spec + ins * L->spec_stride + q;
         const int64_t lo = ins * ik + p->soff[st], hi = lo + p->scnt[st];
-        int32_t mx = -2 * FS_BIG, mn = 2 * FS_BIG, mn2 = 2 * FS_BIG, at = 0;
-        for (int64_t pos = lo; pos < hi; pos++) {
-            const int64_t kk = kpos[pos];
-            double vv;
-            int32_t ee, ll;
-            if (__builtin_expect(kk < 0, 0)) {
-                PLAN_PAD(vv, ee, ll);
-            } else if (pt) {
-                const uint32_t code = codes[kk];
-                const pcode *t = &pt->t[code];
-                const pscale *s = &sc[kblk[pos]];
-                if (__builtin_expect(t->slow | s->slow, 0)) {
-                    if (!plan_code(x, pt, code, s, &vv, &ee, &ll, spec, bits))
+        plan_bnd bd = {-2 * FS_BIG, 2 * FS_BIG, 2 * FS_BIG, 0};
+        if (pt && direct && hi <= k) {
+            /* positions in K order, none padding: runs of one scale block, its
+             * scale held in registers (bsz 0: one block) */
+            for (int64_t pos = lo; pos < hi;) {
+                const pscale s = sc[kblk[pos]];
+                const int64_t nb = bsz ? (pos / bsz + 1) * bsz : hi;
+                const int64_t end = nb < hi ? nb : hi;
+                for (; pos < end; pos++) {
+                    double vv;
+                    int32_t ee, ll;
+                    if (!plan_tab(x, pt, codes[pos], &s, &vv, &ee, &ll, spec, bits, &wide))
                         return 0;
-                } else { /* s is a power of two: sig = t's (a zero: v a signed zero) */
-                    vv = t->v * s->mul;
-                    ee = t->zero ? s->zexp : t->exp + s->exp;
-                    ll = t->zero ? FS_BIG : t->low + s->low;
-                    wide = t->bits > wide ? t->bits : wide;
+                    v[pos * nl + q] = vv;
+                    e[pos * nl + q] = ee;
+                    l[pos * nl + q] = ll;
+                    plan_bound(&bd, ee, ll, (int32_t)(pos - lo), min2);
                 }
-            } else if (!plan_fside(&rf[kk], &vv, &ee, &ll, spec, bits)) {
-                return 0;
             }
-            v[pos * nl + q] = vv;
-            e[pos * nl + q] = ee;
-            l[pos * nl + q] = ll;
-            mx = ee > mx ? ee : mx;
-            if (min2) {
-                const int32_t above = ll > mn ? ll : mn;
-                mn2 = above < mn2 ? above : mn2;
-                at = ll < mn ? (int32_t)(pos - lo) : at;
+        } else {
+            for (int64_t pos = lo; pos < hi; pos++) {
+                const int64_t kk = kpos[pos];
+                double vv;
+                int32_t ee, ll;
+                if (__builtin_expect(kk < 0, 0)) {
+                    PLAN_PAD(vv, ee, ll);
+                } else if (pt) {
+                    if (!plan_tab(x, pt, codes[kk], &sc[kblk[pos]], &vv, &ee, &ll, spec, bits,
+                                  &wide))
+                        return 0;
+                } else if (!plan_fside(&rf[kk], &vv, &ee, &ll, spec, bits)) {
+                    return 0;
+                }
+                v[pos * nl + q] = vv;
+                e[pos * nl + q] = ee;
+                l[pos * nl + q] = ll;
+                plan_bound(&bd, ee, ll, (int32_t)(pos - lo), min2);
             }
-            mn = ll < mn ? ll : mn;
         }
-        L->mx[sx * nl + q] = mx;
-        L->mn[sx * nl + q] = mn;
-        L->mn2[sx * nl + q] = min2 ? mn2 : mn;
-        L->at[sx * nl + q] = at;
+        L->mx[sx * nl + q] = bd.mx;
+        L->mn[sx * nl + q] = bd.mn;
+        L->mn2[sx * nl + q] = min2 ? bd.mn2 : bd.mn;
+        L->at[sx * nl + q] = bd.at;
     }
     *tb = wide;
     return 1;
@@ -1685,7 +1726,7 @@ MX_INLINE int plan_lane(const dctx *x, const mx_simd_plan *p, const plan_lanes *
 #define PLAN_SPAN 128
 
 MX_INLINE int plan_fill(const plan_job *jb, const plan_lanes *L, const ptable *pt,
-                        const int64_t *kblk, int nl, int min2, int *sig_bits)
+                        const int64_t *kblk, int64_t bsz, int nl, int min2, int *sig_bits)
 {
     const mx_simd_plan *p = jb->p;
     const int64_t nst = p->n_instr * p->nsteps, *kpos = jb->kpos;
@@ -1695,7 +1736,8 @@ MX_INLINE int plan_fill(const plan_job *jb, const plan_lanes *L, const ptable *p
     for (int64_t sx0 = 0; sx0 < nst; sx0 += span) {
         const int64_t sx1 = sx0 + span < nst ? sx0 + span : nst;
         for (int q = 0; q < L->live; q++)
-            if (!plan_lane(jb->x, p, L, pt, kpos, kblk, nl, min2, q, sx0, sx1, &bits, &tb))
+            if (!plan_lane(jb->x, p, L, pt, kpos, kblk, bsz, jb->direct, nl, min2, q, sx0, sx1,
+                           &bits, &tb))
                 return 0;
     }
     for (int q = L->live; q < nl; q++) { /* padding columns */
@@ -1715,21 +1757,23 @@ MX_INLINE int plan_fill(const plan_job *jb, const plan_lanes *L, const ptable *p
 static int plan_fill_a(const plan_job *jb, const plan_lanes *L, int *sig_bits)
 {
     const ptable *pt = jb->tab_a;
+    const int64_t bsz = jb->x->a_scales ? jb->x->a_block : 0;
     if (pt)
-        return jb->min2 ? plan_fill(jb, L, pt, jb->kblk_a, 1, 1, sig_bits)
-                        : plan_fill(jb, L, pt, jb->kblk_a, 1, 0, sig_bits);
-    return jb->min2 ? plan_fill(jb, L, NULL, NULL, 1, 1, sig_bits)
-                    : plan_fill(jb, L, NULL, NULL, 1, 0, sig_bits);
+        return jb->min2 ? plan_fill(jb, L, pt, jb->kblk_a, bsz, 1, 1, sig_bits)
+                        : plan_fill(jb, L, pt, jb->kblk_a, bsz, 1, 0, sig_bits);
+    return jb->min2 ? plan_fill(jb, L, NULL, NULL, 0, 1, 1, sig_bits)
+                    : plan_fill(jb, L, NULL, NULL, 0, 1, 0, sig_bits);
 }
 
 static int plan_fill_b(const plan_job *jb, const plan_lanes *L, int *sig_bits)
 {
     const ptable *pt = jb->tab_b;
+    const int64_t bsz = jb->x->b_scales ? jb->x->b_block : 0;
     if (pt)
-        return jb->min2 ? plan_fill(jb, L, pt, jb->kblk_b, 8, 1, sig_bits)
-                        : plan_fill(jb, L, pt, jb->kblk_b, 8, 0, sig_bits);
-    return jb->min2 ? plan_fill(jb, L, NULL, NULL, 8, 1, sig_bits)
-                    : plan_fill(jb, L, NULL, NULL, 8, 0, sig_bits);
+        return jb->min2 ? plan_fill(jb, L, pt, jb->kblk_b, bsz, 8, 1, sig_bits)
+                        : plan_fill(jb, L, pt, jb->kblk_b, bsz, 8, 0, sig_bits);
+    return jb->min2 ? plan_fill(jb, L, NULL, NULL, 0, 8, 1, sig_bits)
+                    : plan_fill(jb, L, NULL, NULL, 0, 8, 0, sig_bits);
 }
 
 static void plan_worker(void *arg)
@@ -1930,12 +1974,15 @@ static int simd_plan_build(const dctx *x, mx_simd_plan *p, void **mem, void **me
     }
     /* A's rows, then B's panels of 8 columns (a panel weighs 8 rows) */
     const int min2 = x->unit.bounded && !blocks && !chunked;
+    int direct = 1;
+    for (int64_t u = 0; u < ik; u++)
+        direct &= x->perm[u] == u;
     for (int64_t t = 0; t < nth; t++) {
         const int64_t u0 = (m + np) * t / nth, u1 = (m + np) * (t + 1) / nth;
         jobs[t] = (plan_job){x, p, use_a ? &pta : NULL, use_b ? (same ? &pta : &ptb) : NULL,
                              kpos, kblk_a, kblk_b, u0 < m ? u0 : m, u1 < m ? u1 : m,
                              u0 > m ? (u0 - m + 7) / 8 : 0, u1 > m ? (u1 - m + 7) / 8 : 0,
-                             min2, 1, 0, 0};
+                             min2, direct, 1, 0, 0};
     }
     run_parallel(plan_worker, jobs, sizeof(plan_job), nth);
     free(pta.t);
