@@ -1293,3 +1293,25 @@ def test_vectorised_table_plan_scales(name, scales, monkeypatch):
     A, B = tensor((m, k), 1), tensor((k, n), 0)
     C = cfg.register.encode(rng.standard_normal((m, n))).codes.astype(np.int64)
     check_vectorised(A, B, C, cfg, name, monkeypatch)
+
+
+@pytest.mark.parametrize("name", ["b200-mxf8f6f4", "exact", "a100-fp16"])
+def test_vectorised_plan_split_across_threads(name, monkeypatch):
+    """The plan's rows of A and panels of eight B columns split across 1 .. 8 threads (splits
+    inside A, at and past its end, short last panels; tables on one side only): the same bits
+    and flags as the scalar path."""
+    cfg = get_preset(name).config
+    rng = np.random.default_rng(2)
+    for m, n, k in [(13, 29, 64), (70, 9, 96), (3, 130, 64), (200, 17, 32)]:
+        x, y = rng.standard_normal((m, k)), rng.standard_normal((k, n))
+        if name == "a100-fp16":
+            A, B = (FP16.encode(x).codes, FP16), (FP16.encode(y).codes, FP16)
+        else:
+            A = emulator.quantize(x.astype(np.float32), "e4m3", axis=1)
+            B = emulator.quantize(y.astype(np.float32), "e4m3", axis=0)
+        monkeypatch.setenv("MXEMU_GEMM_SIMD", "0")
+        want = gemm_native(A, B, None, cfg, threads=1)
+        monkeypatch.delenv("MXEMU_GEMM_SIMD")
+        for t in (1, 2, 3, 5, 8):
+            got = gemm_native(A, B, None, cfg, threads=t)
+            assert all(np.array_equal(g, w) for g, w in zip(got, want)), (m, n, k, t)
