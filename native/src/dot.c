@@ -1470,6 +1470,7 @@ typedef struct ptable {
     const ucode *u;                 /* the unpacked codes (plan_code)     */
     const mx_fmt *f;
     int32_t lsb_lo, lsb_hi, exp_lo, exp_hi; /* over the codes not slow   */
+    int32_t bits_hi;                /* their widest significand            */
 } ptable;
 
 /* A scale code (sig * 2^lsb, the factor it multiplies by). */
@@ -1492,6 +1493,7 @@ static int ptable_build(const dctx *x, const mx_fmt *f, const ucode *u, ptable *
     pt->f = f;
     pt->lsb_lo = pt->exp_lo = PCODE_RANGE;
     pt->lsb_hi = pt->exp_hi = -PCODE_RANGE;
+    pt->bits_hi = 0;
     if (!pt->t)
         return 0;
     for (uint32_t c = 0; c < (1u << f->bits); c++) {
@@ -1513,6 +1515,7 @@ static int ptable_build(const dctx *x, const mx_fmt *f, const ucode *u, ptable *
         o->exp = (int16_t)u[c].exp;
         o->low = (int16_t)low;
         o->bits = (uint8_t)bitlen64(sd.sig);
+        pt->bits_hi = o->bits > pt->bits_hi ? o->bits : pt->bits_hi;
         pt->lsb_lo = sd.lsb < pt->lsb_lo ? sd.lsb : pt->lsb_lo;
         pt->lsb_hi = sd.lsb > pt->lsb_hi ? sd.lsb : pt->lsb_hi;
         pt->exp_lo = u[c].exp < pt->exp_lo ? u[c].exp : pt->exp_lo;
@@ -1616,12 +1619,15 @@ typedef struct plan_lanes {
  * a weaker bound that holds too).  nl, pt (table or not) and min2 are
  * constants where plan_fill calls it.  Returns 0 when an operand is outside
  * the kernel's exponent range. */
-/* Table element `code` with scale s: the fast path, or plan_code. */
-MX_INLINE int plan_tab(const dctx *x, const ptable *pt, uint32_t code, const pscale *s,
-                       double *vv, int32_t *ee, int32_t *ll, uint8_t *spec, int *bits,
-                       int *wide)
+/* Table element `code` with scale s: the fast path, or plan_code.  The
+ * fast path's significands count as the table's widest (plan_fill): at most
+ * 16 bits, which can only move a call whose other side is over 37 bits wide
+ * to the scalar path (the same bits). */
+MX_INLINE int plan_tab(const dctx *x, const ptable *pt, const pcode *tab, uint32_t code,
+                       const pscale *s, double *vv, int32_t *ee, int32_t *ll, uint8_t *spec,
+                       int *bits)
 {
-    const pcode *t = &pt->t[code];
+    const pcode *t = &tab[code];
     if (__builtin_expect(t->slow | s->slow, 0))
         return plan_code(x, pt, code, s, vv, ee, ll, spec, bits);
     /* s is a power of two: sig = t's; a zero (v a signed zero) selected by a
@@ -1630,7 +1636,6 @@ MX_INLINE int plan_tab(const dctx *x, const ptable *pt, uint32_t code, const psc
     *vv = t->v * s->mul;
     *ee = (s->zexp & z) | ((t->exp + s->exp) & ~z);
     *ll = (FS_BIG & z) | ((t->low + s->low) & ~z);
-    *wide = t->bits > *wide ? t->bits : *wide;
     return 1;
 }
 
@@ -1653,7 +1658,7 @@ MX_INLINE void plan_bound(plan_bnd *b, int32_t ee, int32_t ll, int32_t at, int m
 MX_INLINE int plan_lane(const dctx *x, const mx_simd_plan *p, const plan_lanes *L,
                         const ptable *pt, const int64_t *kpos, const int64_t *kblk,
                         int64_t bsz, int direct, int nl, int min2, int q, int64_t sx0,
-                        int64_t sx1, int *bits, int *tb)
+                        int64_t sx1, int *bits)
 {
     double *const v = L->v;
     int32_t *const e = L->e, *const l = L->l;
@@ -1662,7 +1667,7 @@ MX_INLINE int plan_lane(const dctx *x, const mx_simd_plan *p, const plan_lanes *
     const fside *const rf = L->rf[q];
     const int64_t ik = p->ik, k = x->k;
     const int nsteps = p->nsteps;
-    int wide = *tb; /* the table fast path's widest */
+    const pcode *const tab = pt ? pt->t : NULL;
     int64_t ins = sx0 / nsteps;
     int st = (int)(sx0 - ins * nsteps);
     for (int64_t sx = sx0; sx < sx1; sx++, st++) {
@@ -1683,7 +1688,10 @@ MX_INLINE int plan_lane(const dctx *x, const mx_simd_plan *p, const plan_lanes *
                 for (; pos < end; pos++) {
                     double vv;
                     int32_t ee, ll;
-                    if (!plan_tab(x, pt, codes[pos], &s, &vv, &ee, &ll, spec, bits, &wide))
+                    /* s.slow tested here lets the compiler drop it from plan_tab */
+                    if (s.slow ? !plan_code(x, pt, codes[pos], &s, &vv, &ee, &ll, spec, bits)
+                               : !plan_tab(x, pt, tab, codes[pos], &s, &vv, &ee, &ll, spec,
+                                           bits))
                         return 0;
                     v[pos * nl + q] = vv;
                     e[pos * nl + q] = ee;
@@ -1699,8 +1707,8 @@ MX_INLINE int plan_lane(const dctx *x, const mx_simd_plan *p, const plan_lanes *
                 if (__builtin_expect(kk < 0, 0)) {
                     PLAN_PAD(vv, ee, ll);
                 } else if (pt) {
-                    if (!plan_tab(x, pt, codes[kk], &sc[kblk[pos]], &vv, &ee, &ll, spec, bits,
-                                  &wide))
+                    if (!plan_tab(x, pt, tab, codes[kk], &sc[kblk[pos]], &vv, &ee, &ll, spec,
+                                  bits))
                         return 0;
                 } else if (!plan_fside(&rf[kk], &vv, &ee, &ll, spec, bits)) {
                     return 0;
@@ -1716,7 +1724,6 @@ MX_INLINE int plan_lane(const dctx *x, const mx_simd_plan *p, const plan_lanes *
         L->mn2[sx * nl + q] = min2 ? bd.mn2 : bd.mn;
         L->at[sx * nl + q] = bd.at;
     }
-    *tb = wide;
     return 1;
 }
 
@@ -1732,12 +1739,12 @@ MX_INLINE int plan_fill(const plan_job *jb, const plan_lanes *L, const ptable *p
     const int64_t nst = p->n_instr * p->nsteps, *kpos = jb->kpos;
     /* steps of ik / nsteps positions on average */
     const int64_t span = PLAN_SPAN * p->nsteps / p->ik > 1 ? PLAN_SPAN * p->nsteps / p->ik : 1;
-    int bits = *sig_bits, tb = 0;
+    int bits = *sig_bits;
     for (int64_t sx0 = 0; sx0 < nst; sx0 += span) {
         const int64_t sx1 = sx0 + span < nst ? sx0 + span : nst;
         for (int q = 0; q < L->live; q++)
             if (!plan_lane(jb->x, p, L, pt, kpos, kblk, bsz, jb->direct, nl, min2, q, sx0, sx1,
-                           &bits, &tb))
+                           &bits))
                 return 0;
     }
     for (int q = L->live; q < nl; q++) { /* padding columns */
@@ -1749,7 +1756,9 @@ MX_INLINE int plan_fill(const plan_job *jb, const plan_lanes *L, const ptable *p
             L->at[sx * nl + q] = 0;
         }
     }
-    *sig_bits = bits > tb ? bits : tb;
+    if (pt) /* the fast path's significands (plan_tab) */
+        bits = pt->bits_hi > bits ? pt->bits_hi : bits;
+    *sig_bits = bits;
     return 1;
 }
 
