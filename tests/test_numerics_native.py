@@ -1317,3 +1317,37 @@ def test_vectorised_plan_split_across_threads(name, monkeypatch):
         monkeypatch.delenv("MXEMU_GEMM_SIMD")
         got = gemm_native(A, B, None, cfg, threads=t)
         assert all(np.array_equal(g, w) for g, w in zip(got, want)), (m, n, k, t)
+
+
+@pytest.mark.parametrize("name,fmt,flush", [("a100-tf32", "tf32", False), ("a100-tf32", "fp32", True),
+                                            ("exact", "fp32", False), ("a100-fp16", "fp16", True),
+                                            ("h100-fp16", "bf16", False)])
+def test_vectorised_ieee_codes_decoded_in_the_plan(name, fmt, flush, monkeypatch):
+    """Unscaled IEEE-style operands without a code table (formats over 16 bits, or too few
+    elements) decoded straight into the plan: subnormals (flushed or not), signed zeros, the
+    largest and smallest exponents, NaN and Inf; the vectorised kernel against the scalar C
+    path and numpy, bits and flags."""
+    from emulator.formats import TF32
+    f = {"tf32": TF32, "fp32": FP32, "fp16": FP16, "bf16": BF16}[fmt]
+    cfg = get_preset(name).config
+    if flush:
+        cfg = cfg.replace(input_subnormals="flush")
+    rng = np.random.default_rng(9)
+    m, n, k = 21, 19, 64
+    top, M, E = 1 << (f.bits - 1), f.man_bits, f.exp_bits
+
+    def codes(rows):
+        c = f.encode(rng.standard_normal((rows, k)) *
+                     np.exp2(rng.integers(-20, 20, (rows, 1)))).codes.astype(np.int64)
+        sign = rng.integers(0, 2, k) * top
+        c[0] = rng.integers(1, 1 << M, k) | sign  # subnormals
+        c[1, ::2] = sign[::2]  # signed zeros
+        c[2] = (((1 << E) - 2) << M | rng.integers(0, 1 << M, k)) | sign  # the largest binade
+        c[3] = (1 << M | rng.integers(0, 1 << M, k)) | sign  # the smallest normal binade
+        c[4, 7] = ((1 << E) - 1) << M | 1  # a NaN
+        c[5, 40] = (((1 << E) - 1) << M) | top  # -Inf
+        return c
+
+    A, B = (codes(m), f), (codes(n).T.copy(), f)
+    C = cfg.register.encode(rng.standard_normal((m, n))).codes.astype(np.int64)
+    check_vectorised(A, B, C, cfg, name, monkeypatch)

@@ -1596,6 +1596,7 @@ typedef struct plan_job {
     int64_t a0, a1, p0, p1;
     int min2;                   /* a route reads the second lowest lsb   */
     int direct;                 /* position pos is K index pos (no permutation) */
+    int ieee_a, ieee_b;         /* unscaled IEEE-style codes: plan_ieee     */
     int ok, sig_a, sig_b;
 } plan_job;
 
@@ -1639,6 +1640,36 @@ MX_INLINE int plan_tab(const dctx *x, const ptable *pt, const pcode *tab, uint32
     return 1;
 }
 
+/* A code of an IEEE-style format f (an unscaled operand; see ieee_plain),
+ * decoded here as mx_unpack_code, mk_side and plan_fside would, with no
+ * float arithmetic (MXCSR's denormals-are-zero must not matter). */
+MX_INLINE void plan_ieee(const dctx *x, const mx_fmt *f, uint32_t c, double *vv, int32_t *ee,
+                         int32_t *ll, uint8_t *spec, int *bits)
+{
+    const int M = f->man_bits;
+    const uint32_t field = (c & f->mag_mask) >> M, mant = c & ((1u << M) - 1u);
+    if (field == (1u << f->exp_bits) - 1u) { /* NaN, Inf */
+        *spec = 1;
+        PLAN_PAD(*vv, *ee, *ll);
+        return;
+    }
+    const uint32_t sig = field ? mant | (1u << M) : x->flush ? 0u : mant;
+    const int neg = (c & f->sign_mask) != 0;
+    if (!sig) { /* a zero, or a flushed subnormal */
+        *vv = neg ? -0.0 : 0.0;
+        *ee = x->has_floor ? x->floor : -FS_BIG;
+        *ll = FS_BIG;
+        return;
+    }
+    const int32_t exp = field ? (int32_t)field - f->bias : f->emin; /* subnormals at emin */
+    const double m = (double)sig * pow2i(exp - M);
+    const int b = bitlen64(sig);
+    *bits = b > *bits ? b : *bits;
+    *vv = neg ? -m : m;
+    *ee = exp;
+    *ll = exp - M + __builtin_ctz(sig);
+}
+
 /* A step's running bounds (see plan_lane). */
 typedef struct plan_bnd {
     int32_t mx, mn, mn2, at;
@@ -1657,8 +1688,8 @@ MX_INLINE void plan_bound(plan_bnd *b, int32_t ee, int32_t ll, int32_t at, int m
 
 MX_INLINE int plan_lane(const dctx *x, const mx_simd_plan *p, const plan_lanes *L,
                         const ptable *pt, const int64_t *kpos, const int64_t *kblk,
-                        int64_t bsz, int direct, int nl, int min2, int q, int64_t sx0,
-                        int64_t sx1, int *bits)
+                        int64_t bsz, int direct, const mx_fmt *ef, int nl, int min2, int q,
+                        int64_t sx0, int64_t sx1, int *bits)
 {
     double *const v = L->v;
     int32_t *const e = L->e, *const l = L->l;
@@ -1668,6 +1699,7 @@ MX_INLINE int plan_lane(const dctx *x, const mx_simd_plan *p, const plan_lanes *
     const int64_t ik = p->ik, k = x->k;
     const int nsteps = p->nsteps;
     const pcode *const tab = pt ? pt->t : NULL;
+    const int ieee = ef != NULL; /* plan_ieee on the codes */
     int64_t ins = sx0 / nsteps;
     int st = (int)(sx0 - ins * nsteps);
     for (int64_t sx = sx0; sx < sx1; sx++, st++) {
@@ -1699,6 +1731,16 @@ MX_INLINE int plan_lane(const dctx *x, const mx_simd_plan *p, const plan_lanes *
                     plan_bound(&bd, ee, ll, (int32_t)(pos - lo), min2);
                 }
             }
+        } else if (ieee && direct && hi <= k) { /* positions in K order, none padding */
+            for (int64_t pos = lo; pos < hi; pos++) {
+                double vv;
+                int32_t ee, ll;
+                plan_ieee(x, ef, codes[pos], &vv, &ee, &ll, spec, bits);
+                v[pos * nl + q] = vv;
+                e[pos * nl + q] = ee;
+                l[pos * nl + q] = ll;
+                plan_bound(&bd, ee, ll, (int32_t)(pos - lo), min2);
+            }
         } else {
             for (int64_t pos = lo; pos < hi; pos++) {
                 const int64_t kk = kpos[pos];
@@ -1710,6 +1752,8 @@ MX_INLINE int plan_lane(const dctx *x, const mx_simd_plan *p, const plan_lanes *
                     if (!plan_tab(x, pt, tab, codes[kk], &sc[kblk[pos]], &vv, &ee, &ll, spec,
                                   bits))
                         return 0;
+                } else if (ieee) {
+                    plan_ieee(x, ef, codes[kk], &vv, &ee, &ll, spec, bits);
                 } else if (!plan_fside(&rf[kk], &vv, &ee, &ll, spec, bits)) {
                     return 0;
                 }
@@ -1733,7 +1777,8 @@ MX_INLINE int plan_lane(const dctx *x, const mx_simd_plan *p, const plan_lanes *
 #define PLAN_SPAN 128
 
 MX_INLINE int plan_fill(const plan_job *jb, const plan_lanes *L, const ptable *pt,
-                        const int64_t *kblk, int64_t bsz, int nl, int min2, int *sig_bits)
+                        const int64_t *kblk, int64_t bsz, const mx_fmt *ef, int nl, int min2,
+                        int *sig_bits)
 {
     const mx_simd_plan *p = jb->p;
     const int64_t nst = p->n_instr * p->nsteps, *kpos = jb->kpos;
@@ -1743,8 +1788,8 @@ MX_INLINE int plan_fill(const plan_job *jb, const plan_lanes *L, const ptable *p
     for (int64_t sx0 = 0; sx0 < nst; sx0 += span) {
         const int64_t sx1 = sx0 + span < nst ? sx0 + span : nst;
         for (int q = 0; q < L->live; q++)
-            if (!plan_lane(jb->x, p, L, pt, kpos, kblk, bsz, jb->direct, nl, min2, q, sx0, sx1,
-                           &bits))
+            if (!plan_lane(jb->x, p, L, pt, kpos, kblk, bsz, jb->direct, ef, nl, min2, q, sx0,
+                           sx1, &bits))
                 return 0;
     }
     for (int q = L->live; q < nl; q++) { /* padding columns */
@@ -1762,27 +1807,36 @@ MX_INLINE int plan_fill(const plan_job *jb, const plan_lanes *L, const ptable *p
     return 1;
 }
 
-/* plan_fill with its constants (one copy of the loop each) */
+/* plan_fill with its constants (one copy of the loop each): a table, an
+ * IEEE-style format's codes, or decode_row's rows */
 static int plan_fill_a(const plan_job *jb, const plan_lanes *L, int *sig_bits)
 {
     const ptable *pt = jb->tab_a;
     const int64_t bsz = jb->x->a_scales ? jb->x->a_block : 0;
+    const mx_fmt *ef = jb->ieee_a ? jb->x->af : NULL;
     if (pt)
-        return jb->min2 ? plan_fill(jb, L, pt, jb->kblk_a, bsz, 1, 1, sig_bits)
-                        : plan_fill(jb, L, pt, jb->kblk_a, bsz, 1, 0, sig_bits);
-    return jb->min2 ? plan_fill(jb, L, NULL, NULL, 0, 1, 1, sig_bits)
-                    : plan_fill(jb, L, NULL, NULL, 0, 1, 0, sig_bits);
+        return jb->min2 ? plan_fill(jb, L, pt, jb->kblk_a, bsz, NULL, 1, 1, sig_bits)
+                        : plan_fill(jb, L, pt, jb->kblk_a, bsz, NULL, 1, 0, sig_bits);
+    if (ef)
+        return jb->min2 ? plan_fill(jb, L, NULL, NULL, 0, ef, 1, 1, sig_bits)
+                        : plan_fill(jb, L, NULL, NULL, 0, ef, 1, 0, sig_bits);
+    return jb->min2 ? plan_fill(jb, L, NULL, NULL, 0, NULL, 1, 1, sig_bits)
+                    : plan_fill(jb, L, NULL, NULL, 0, NULL, 1, 0, sig_bits);
 }
 
 static int plan_fill_b(const plan_job *jb, const plan_lanes *L, int *sig_bits)
 {
     const ptable *pt = jb->tab_b;
     const int64_t bsz = jb->x->b_scales ? jb->x->b_block : 0;
+    const mx_fmt *ef = jb->ieee_b ? jb->x->bf : NULL;
     if (pt)
-        return jb->min2 ? plan_fill(jb, L, pt, jb->kblk_b, bsz, 8, 1, sig_bits)
-                        : plan_fill(jb, L, pt, jb->kblk_b, bsz, 8, 0, sig_bits);
-    return jb->min2 ? plan_fill(jb, L, NULL, NULL, 0, 8, 1, sig_bits)
-                    : plan_fill(jb, L, NULL, NULL, 0, 8, 0, sig_bits);
+        return jb->min2 ? plan_fill(jb, L, pt, jb->kblk_b, bsz, NULL, 8, 1, sig_bits)
+                        : plan_fill(jb, L, pt, jb->kblk_b, bsz, NULL, 8, 0, sig_bits);
+    if (ef)
+        return jb->min2 ? plan_fill(jb, L, NULL, NULL, 0, ef, 8, 1, sig_bits)
+                        : plan_fill(jb, L, NULL, NULL, 0, ef, 8, 0, sig_bits);
+    return jb->min2 ? plan_fill(jb, L, NULL, NULL, 0, NULL, 8, 1, sig_bits)
+                    : plan_fill(jb, L, NULL, NULL, 0, NULL, 8, 0, sig_bits);
 }
 
 static void plan_worker(void *arg)
@@ -1791,7 +1845,7 @@ static void plan_worker(void *arg)
     const dctx *x = jb->x;
     const mx_simd_plan *p = jb->p;
     const int64_t kp = p->kp, np = p->np, nst = p->n_instr * p->nsteps, k = x->k;
-    const int decode = !jb->tab_a || !jb->tab_b;
+    const int decode = (!jb->tab_a && !jb->ieee_a) || (!jb->tab_b && !jb->ieee_b);
     const int64_t nba = x->a_scales ? k / x->a_block : 1, nbb = x->b_scales ? k / x->b_block : 1;
     const int64_t nb = nba > nbb ? nba : nbb;
     side *rs = decode ? malloc(sizeof(side) * (size_t)(k + 1)) : NULL;
@@ -1817,6 +1871,9 @@ static void plan_worker(void *arg)
             L.codes[0] = x->a_codes + r * k;
             L.sc[0] = sc;
             jb->ok = plan_fill_a(jb, &L, &jb->sig_a);
+        } else if (jb->ieee_a) {
+            L.codes[0] = x->a_codes + r * k;
+            jb->ok = plan_fill_a(jb, &L, &jb->sig_a);
         } else {
             decode_row(x, 0, r, rs, rf);
             L.rf[0] = rf;
@@ -1835,6 +1892,8 @@ static void plan_worker(void *arg)
                 plan_scales(x, 1, j0 + q, jb->tab_b, sc + q * nb);
                 L.codes[q] = x->b_codes + (j0 + q) * k;
                 L.sc[q] = sc + q * nb;
+            } else if (jb->ieee_b) {
+                L.codes[q] = x->b_codes + (j0 + q) * k;
             } else {
                 decode_row(x, 1, j0 + q, rs, rf + q * k);
                 L.rf[q] = rf + q * k;
@@ -1845,6 +1904,16 @@ static void plan_worker(void *arg)
     free(rs);
     free(rf);
     free(sc);
+}
+
+/* An IEEE-style float format (sign bit, IEEE specials, subnormals) whose
+ * every finite code is inside the kernel's exponent range and whose
+ * significands fit 31 bits: plan_ieee decodes it. */
+static int ieee_plain(const mx_fmt *f)
+{
+    return !f->is_int && f->is_signed && f->specials == MXEMU_SPECIALS_IEEE && f->subnormals &&
+           f->exp_bits >= 1 && f->man_bits <= 30 && f->bits <= 32 &&
+           f->emin - f->man_bits >= -400 && f->emax <= 400;
 }
 
 /* Fills *p (its arrays in one allocation, *mem) when the kernel covers the
@@ -1986,12 +2055,14 @@ static int simd_plan_build(const dctx *x, mx_simd_plan *p, void **mem, void **me
     int direct = 1;
     for (int64_t u = 0; u < ik; u++)
         direct &= x->perm[u] == u;
+    const int ieee_a = !use_a && !x->a_scales && ieee_plain(x->af);
+    const int ieee_b = !use_b && !x->b_scales && ieee_plain(x->bf);
     for (int64_t t = 0; t < nth; t++) {
         const int64_t u0 = (m + np) * t / nth, u1 = (m + np) * (t + 1) / nth;
         jobs[t] = (plan_job){x, p, use_a ? &pta : NULL, use_b ? (same ? &pta : &ptb) : NULL,
                              kpos, kblk_a, kblk_b, u0 < m ? u0 : m, u1 < m ? u1 : m,
                              u0 > m ? (u0 - m + 7) / 8 : 0, u1 > m ? (u1 - m + 7) / 8 : 0,
-                             min2, direct, 1, 0, 0};
+                             min2, direct, ieee_a, ieee_b, 1, 0, 0};
     }
     run_parallel(plan_worker, jobs, sizeof(plan_job), nth);
     free(pta.t);
