@@ -36,6 +36,18 @@
 #include "gemm_simd.h"
 #include "mxemu_internal.h"
 
+/* AVX-512 for the plan's B panels and the output encoding: those run only
+ * where the vectorised kernel does (mx_simd_available) */
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__) && \
+    !defined(MXEMU_NO_MULTIVERSION)
+#include <immintrin.h>
+#define DOT_T512 __attribute__((target("avx512f,avx512dq,avx512vl,avx512bw")))
+#define DOT_HAVE_T512 1
+#else
+#define DOT_T512
+#define DOT_HAVE_T512 0
+#endif
+
 __extension__ typedef unsigned __int128 dt_u128;
 __extension__ typedef __int128 dt_i128;
 
@@ -1172,11 +1184,7 @@ typedef struct row_job {
  * nonzero when an output is bad or zero (those need the general path).
  * Branch-free, so the compiler vectorises it, with AVX-512 where the kernel
  * runs (always, when this is called). */
-#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__) && \
-    !defined(MXEMU_NO_MULTIVERSION)
-__attribute__((target("avx512f,avx512dq,avx512vl,avx512bw")))
-#endif
-static int encode_row(const double *restrict a, const uint8_t *restrict bd,
+DOT_T512 static int encode_row(const double *restrict a, const uint8_t *restrict bd,
                       const uint8_t *restrict ix, int64_t n, uint32_t sm, int32_t bias,
                       int32_t mb, uint32_t *restrict dr, uint8_t *restrict fr)
 {
@@ -1776,6 +1784,90 @@ MX_INLINE int plan_lane(const dctx *x, const mx_simd_plan *p, const plan_lanes *
  * while its lanes fill it.  The lanes from L->live on are padding columns. */
 #define PLAN_SPAN 128
 
+#if DOT_HAVE_T512
+/* A full B panel (8 live lanes, the lanes of the vectors) of steps sx0 .. sx1
+ * - 1, table codes in K order, none padding: plan_lane's fast path for the 8
+ * columns at once.  Returns 0, having written part of the span, where an
+ * element or a scale needs plan_code: the caller then writes the span with
+ * plan_lane. */
+DOT_T512 static int plan_panel(const mx_simd_plan *p, const plan_lanes *L, const ptable *pt,
+                               int64_t k, int64_t bsz, int min2, int64_t sx0, int64_t sx1)
+{
+    const int64_t ik = p->ik;
+    const int nsteps = p->nsteps;
+    const uint32_t *codes = L->codes[0]; /* lane q's row at q * k */
+    const __m512i lane_k = _mm512_mullo_epi64(_mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0),
+                                              _mm512_set1_epi64(k));
+    const __m256i big = _mm256_set1_epi32(FS_BIG);
+    __m256i slow = _mm256_setzero_si256();
+    int64_t ins = sx0 / nsteps;
+    int st = (int)(sx0 - ins * nsteps);
+    for (int64_t sx = sx0; sx < sx1; sx++, st++) {
+        if (st == nsteps) {
+            st = 0;
+            ins++;
+        }
+        const int64_t lo = ins * ik + p->soff[st], hi = lo + p->scnt[st];
+        __m256i mx = _mm256_set1_epi32(-2 * FS_BIG), mn = _mm256_set1_epi32(2 * FS_BIG);
+        __m256i mn2 = mn, at = _mm256_setzero_si256();
+        for (int64_t pos = lo; pos < hi;) {
+            /* a run of one scale block: the 8 lanes' scales */
+            const int64_t blk = bsz ? pos / bsz : 0, nb = bsz ? (blk + 1) * bsz : hi;
+            const int64_t end = nb < hi ? nb : hi;
+            double mul[8];
+            int32_t sexp[8], low8[8], zexp[8], slow_s = 0;
+            for (int q = 0; q < 8; q++) {
+                const pscale *s = &L->sc[q][blk];
+                mul[q] = s->mul;
+                sexp[q] = s->exp;
+                low8[q] = s->low;
+                zexp[q] = s->zexp;
+                slow_s |= s->slow;
+            }
+            if (slow_s)
+                return 0;
+            const __m512d smul = _mm512_loadu_pd(mul);
+            const __m256i se = _mm256_loadu_si256((const __m256i *)sexp),
+                          sl = _mm256_loadu_si256((const __m256i *)low8),
+                          sz = _mm256_loadu_si256((const __m256i *)zexp);
+            for (; pos < end; pos++) {
+                const __m256i code = _mm512_i64gather_epi32(
+                    _mm512_add_epi64(lane_k, _mm512_set1_epi64(pos)), codes, 4);
+                const __m256i c2 = _mm256_add_epi32(code, code); /* 16-byte entries */
+                const __m512d tv = _mm512_i32gather_pd(c2, &pt->t[0].v, 8);
+                const __m512i meta = _mm512_i32gather_epi64(
+                    _mm256_add_epi32(c2, _mm256_set1_epi32(1)), &pt->t[0].v, 8);
+                /* exp, low (int16), slow, bits, zero (bytes) from bit 0 */
+                const __m256i lo32 = _mm512_cvtepi64_epi32(meta);
+                const __m256i hi32 = _mm512_cvtepi64_epi32(_mm512_srli_epi64(meta, 32));
+                const __m256i texp = _mm256_srai_epi32(_mm256_slli_epi32(lo32, 16), 16);
+                const __m256i tlow = _mm256_srai_epi32(lo32, 16);
+                slow = _mm256_or_si256(slow, _mm256_and_si256(hi32, _mm256_set1_epi32(0xFF)));
+                const __mmask8 z =
+                    _mm256_test_epi32_mask(hi32, _mm256_set1_epi32(0xFF0000));
+                const __m256i ee = _mm256_mask_blend_epi32(z, _mm256_add_epi32(texp, se), sz);
+                const __m256i ll = _mm256_mask_blend_epi32(z, _mm256_add_epi32(tlow, sl), big);
+                _mm512_storeu_pd(L->v + pos * 8, _mm512_mul_pd(tv, smul));
+                _mm256_storeu_si256((__m256i *)(L->e + pos * 8), ee);
+                _mm256_storeu_si256((__m256i *)(L->l + pos * 8), ll);
+                mx = _mm256_max_epi32(mx, ee);
+                if (min2) {
+                    mn2 = _mm256_min_epi32(mn2, _mm256_max_epi32(ll, mn));
+                    at = _mm256_mask_blend_epi32(_mm256_cmplt_epi32_mask(ll, mn), at,
+                                                 _mm256_set1_epi32((int32_t)(pos - lo)));
+                }
+                mn = _mm256_min_epi32(mn, ll);
+            }
+        }
+        _mm256_storeu_si256((__m256i *)(L->mx + sx * 8), mx);
+        _mm256_storeu_si256((__m256i *)(L->mn + sx * 8), mn);
+        _mm256_storeu_si256((__m256i *)(L->mn2 + sx * 8), min2 ? mn2 : mn);
+        _mm256_storeu_si256((__m256i *)(L->at + sx * 8), at);
+    }
+    return _mm256_testz_si256(slow, slow);
+}
+#endif
+
 MX_INLINE int plan_fill(const plan_job *jb, const plan_lanes *L, const ptable *pt,
                         const int64_t *kblk, int64_t bsz, const mx_fmt *ef, int nl, int min2,
                         int *sig_bits)
@@ -1787,6 +1879,15 @@ MX_INLINE int plan_fill(const plan_job *jb, const plan_lanes *L, const ptable *p
     int bits = *sig_bits;
     for (int64_t sx0 = 0; sx0 < nst; sx0 += span) {
         const int64_t sx1 = sx0 + span < nst ? sx0 + span : nst;
+#if DOT_HAVE_T512
+        /* a full panel, no padding position: 8 lanes at once (the kernel's
+         * presence means AVX-512) */
+        if (nl == 8 && pt && jb->direct && L->live == 8 &&
+            (sx1 - 1) / p->nsteps * p->ik + p->soff[(sx1 - 1) % p->nsteps] +
+                    p->scnt[(sx1 - 1) % p->nsteps] <= jb->x->k &&
+            plan_panel(p, L, pt, jb->x->k, bsz, min2, sx0, sx1))
+            continue;
+#endif
         for (int q = 0; q < L->live; q++)
             if (!plan_lane(jb->x, p, L, pt, kpos, kblk, bsz, jb->direct, ef, nl, min2, q, sx0,
                            sx1, &bits))
