@@ -1351,3 +1351,28 @@ def test_vectorised_ieee_codes_decoded_in_the_plan(name, fmt, flush, monkeypatch
     A, B = (codes(m), f), (codes(n).T.copy(), f)
     C = cfg.register.encode(rng.standard_normal((m, n))).codes.astype(np.int64)
     check_vectorised(A, B, C, cfg, name, monkeypatch)
+
+
+@pytest.mark.parametrize("name", ["b200-mxf8f6f4", "h100-fp8-wgmma", "mxdotp", "exact",
+                                  "a100-fp16"])
+def test_vectorised_plan_bounds_under_spread(name, monkeypatch):
+    """Operands whose exponents spread widely inside every step (and a few steps with one
+    large or one small outlier), so that the plan's per-step bounds (largest alignment,
+    lowest bit, its position and the next lowest) decide which steps cut; tables on both
+    sides (FP16 at a size that builds its 64K table); the vectorised kernel against the
+    scalar C path and numpy, bits and flags."""
+    cfg = get_preset(name).config
+    rng = np.random.default_rng(13)
+    m, n, k = (64, 64, 2048) if name == "a100-fp16" else (40, 24, 128)
+    lim = 10 if name == "a100-fp16" else 6
+    x = rng.standard_normal((m, k)) * np.exp2(rng.integers(-lim, lim + 1, (m, k)))
+    y = rng.standard_normal((k, n)) * np.exp2(rng.integers(-lim, lim + 1, (k, n)))
+    x[:, ::17] *= 2.0 ** lim  # outliers at varied places in the steps
+    y[::13, :] *= 2.0 ** -lim
+    if name == "a100-fp16":
+        A, B = (FP16.encode(x).codes, FP16), (FP16.encode(y).codes, FP16)
+    else:
+        A = emulator.quantize(x.astype(np.float32), "e4m3", axis=1)
+        B = emulator.quantize(y.astype(np.float32), "e4m3", axis=0)
+    C = cfg.register.encode(rng.standard_normal((m, n))).codes.astype(np.int64)
+    check_vectorised(A, B, C, cfg, name, monkeypatch)

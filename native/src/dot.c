@@ -1605,6 +1605,7 @@ typedef struct plan_job {
     int min2;                   /* a route reads the second lowest lsb   */
     int direct;                 /* position pos is K index pos (no permutation) */
     int ieee_a, ieee_b;         /* unscaled IEEE-style codes: plan_ieee     */
+    int steps8;                 /* every step a multiple of 8 positions     */
     int ok, sig_a, sig_b;
 } plan_job;
 
@@ -1866,6 +1867,86 @@ DOT_T512 static int plan_panel(const mx_simd_plan *p, const plan_lanes *L, const
     }
     return _mm256_testz_si256(slow, slow);
 }
+
+/* A row of A (table codes in K order, none padding, steps and scale blocks
+ * of multiples of 8 positions) of steps sx0 .. sx1 - 1, 8 positions at once;
+ * each lane of the vectors keeps its positions' bounds, merged at the step's
+ * end.  Returns 0 as plan_panel does. */
+DOT_T512 static int plan_row8(const mx_simd_plan *p, const plan_lanes *L, const ptable *pt,
+                              int64_t bsz, int min2, int64_t sx0, int64_t sx1)
+{
+    const int64_t ik = p->ik;
+    const int nsteps = p->nsteps;
+    const uint32_t *codes = L->codes[0];
+    const pscale *sc = L->sc[0];
+    const __m256i big = _mm256_set1_epi32(FS_BIG), ff = _mm256_set1_epi32(0xFF);
+    const __m256i iota = _mm256_set_epi32(7, 6, 5, 4, 3, 2, 1, 0);
+    __m256i slow = _mm256_setzero_si256();
+    int64_t ins = sx0 / nsteps;
+    int st = (int)(sx0 - ins * nsteps);
+    for (int64_t sx = sx0; sx < sx1; sx++, st++) {
+        if (st == nsteps) {
+            st = 0;
+            ins++;
+        }
+        const int64_t lo = ins * ik + p->soff[st], hi = lo + p->scnt[st];
+        __m256i mx = _mm256_set1_epi32(-2 * FS_BIG), mn = _mm256_set1_epi32(2 * FS_BIG);
+        __m256i mn2 = mn, at = _mm256_setzero_si256();
+        for (int64_t pos = lo; pos < hi; pos += 8) {
+            const pscale *s = &sc[bsz ? pos / bsz : 0];
+            if (s->slow)
+                return 0;
+            const __m256i code = _mm256_loadu_si256((const __m256i *)(codes + pos));
+            const __m256i c2 = _mm256_add_epi32(code, code); /* 16-byte entries */
+            const __m512d tv = _mm512_i32gather_pd(c2, &pt->t[0].v, 8);
+            const __m512i meta = _mm512_i32gather_epi64(
+                _mm256_add_epi32(c2, _mm256_set1_epi32(1)), &pt->t[0].v, 8);
+            const __m256i lo32 = _mm512_cvtepi64_epi32(meta);
+            const __m256i hi32 = _mm512_cvtepi64_epi32(_mm512_srli_epi64(meta, 32));
+            const __m256i texp = _mm256_srai_epi32(_mm256_slli_epi32(lo32, 16), 16);
+            const __m256i tlow = _mm256_srai_epi32(lo32, 16);
+            slow = _mm256_or_si256(slow, _mm256_and_si256(hi32, ff));
+            const __mmask8 z = _mm256_test_epi32_mask(hi32, _mm256_set1_epi32(0xFF0000));
+            const __m256i ee = _mm256_mask_blend_epi32(
+                z, _mm256_add_epi32(texp, _mm256_set1_epi32(s->exp)),
+                _mm256_set1_epi32(s->zexp));
+            const __m256i ll = _mm256_mask_blend_epi32(
+                z, _mm256_add_epi32(tlow, _mm256_set1_epi32(s->low)), big);
+            _mm512_storeu_pd(L->v + pos, _mm512_mul_pd(tv, _mm512_set1_pd(s->mul)));
+            _mm256_storeu_si256((__m256i *)(L->e + pos), ee);
+            _mm256_storeu_si256((__m256i *)(L->l + pos), ll);
+            mx = _mm256_max_epi32(mx, ee);
+            if (min2) { /* per lane: positions lane, lane + 8, ... of the step */
+                mn2 = _mm256_min_epi32(mn2, _mm256_max_epi32(ll, mn));
+                at = _mm256_mask_blend_epi32(
+                    _mm256_cmplt_epi32_mask(ll, mn), at,
+                    _mm256_add_epi32(iota, _mm256_set1_epi32((int32_t)(pos - lo))));
+            }
+            mn = _mm256_min_epi32(mn, ll);
+        }
+        const __m512i mx5 = _mm512_castsi256_si512(mx), mn5 = _mm512_castsi256_si512(mn);
+        const int32_t gmx = _mm512_mask_reduce_max_epi32(0xFF, mx5);
+        const int32_t gmn = _mm512_mask_reduce_min_epi32(0xFF, mn5);
+        int32_t gat = 0, gmn2 = gmn;
+        if (min2) {
+            /* the first position of the lowest: the least `at` of the lanes holding it;
+             * the next lowest: that lane's second, or another lane's lowest */
+            const __mmask8 has = _mm256_cmpeq_epi32_mask(mn, _mm256_set1_epi32(gmn));
+            gat = _mm512_mask_reduce_min_epi32(has, _mm512_castsi256_si512(at));
+            const __mmask8 chosen =
+                has & _mm256_cmpeq_epi32_mask(at, _mm256_set1_epi32(gat));
+            const int32_t other = _mm512_mask_reduce_min_epi32(
+                (__mmask16)(0xFF & ~chosen), mn5);
+            const int32_t own = _mm512_mask_reduce_min_epi32(chosen, _mm512_castsi256_si512(mn2));
+            gmn2 = other < own ? other : own;
+        }
+        L->mx[sx] = gmx;
+        L->mn[sx] = gmn;
+        L->mn2[sx] = gmn2;
+        L->at[sx] = gat;
+    }
+    return _mm256_testz_si256(slow, slow);
+}
 #endif
 
 MX_INLINE int plan_fill(const plan_job *jb, const plan_lanes *L, const ptable *pt,
@@ -1886,6 +1967,11 @@ MX_INLINE int plan_fill(const plan_job *jb, const plan_lanes *L, const ptable *p
             (sx1 - 1) / p->nsteps * p->ik + p->soff[(sx1 - 1) % p->nsteps] +
                     p->scnt[(sx1 - 1) % p->nsteps] <= jb->x->k &&
             plan_panel(p, L, pt, jb->x->k, bsz, min2, sx0, sx1))
+            continue;
+        if (nl == 1 && pt && jb->direct && jb->steps8 && bsz % 8 == 0 &&
+            (sx1 - 1) / p->nsteps * p->ik + p->soff[(sx1 - 1) % p->nsteps] +
+                    p->scnt[(sx1 - 1) % p->nsteps] <= jb->x->k &&
+            plan_row8(p, L, pt, bsz, min2, sx0, sx1))
             continue;
 #endif
         for (int q = 0; q < L->live; q++)
@@ -2156,6 +2242,9 @@ static int simd_plan_build(const dctx *x, mx_simd_plan *p, void **mem, void **me
     int direct = 1;
     for (int64_t u = 0; u < ik; u++)
         direct &= x->perm[u] == u;
+    int steps8 = 1;
+    for (int b = 0; b < nsb; b++)
+        steps8 &= scnt[b] % 8 == 0;
     const int ieee_a = !use_a && !x->a_scales && ieee_plain(x->af);
     const int ieee_b = !use_b && !x->b_scales && ieee_plain(x->bf);
     for (int64_t t = 0; t < nth; t++) {
@@ -2163,7 +2252,7 @@ static int simd_plan_build(const dctx *x, mx_simd_plan *p, void **mem, void **me
         jobs[t] = (plan_job){x, p, use_a ? &pta : NULL, use_b ? (same ? &pta : &ptb) : NULL,
                              kpos, kblk_a, kblk_b, u0 < m ? u0 : m, u1 < m ? u1 : m,
                              u0 > m ? (u0 - m + 7) / 8 : 0, u1 > m ? (u1 - m + 7) / 8 : 0,
-                             min2, direct, ieee_a, ieee_b, 1, 0, 0};
+                             min2, direct, ieee_a, ieee_b, steps8, 1, 0, 0};
     }
     run_parallel(plan_worker, jobs, sizeof(plan_job), nth);
     free(pta.t);
