@@ -1624,11 +1624,6 @@ typedef struct plan_lanes {
     int64_t spec_stride;
 } plan_lanes;
 
-/* Lane q of instructions ins0 .. ins1 - 1 into the plan, with each step's bounds (the largest alignment, the lowest bit, where
- * it is and the next lowest: those two only when min2, else the lowest and 0,
- * a weaker bound that holds too).  nl, pt (table or not) and min2 are
- * constants where plan_fill calls it.  Returns 0 when an operand is outside
- * the kernel's exponent range. */
 /* Table element `code` with scale s: the fast path, or plan_code.  The
  * fast path's significands count as the table's widest (plan_fill): at most
  * 16 bits, which can only move a call whose other side is over 37 bits wide
@@ -1695,6 +1690,12 @@ MX_INLINE void plan_bound(plan_bnd *b, int32_t ee, int32_t ll, int32_t at, int m
     b->mn = ll < b->mn ? ll : b->mn;
 }
 
+/* Lane q of steps sx0 .. sx1 - 1 into the plan, with each step's bounds (the
+ * largest alignment, the lowest bit, where it is and the next lowest: those
+ * two only when min2, else the lowest and 0, a weaker bound that holds too).
+ * nl, pt (table or not), ef (IEEE codes or not) and min2 are constants where
+ * plan_fill calls it.  Returns 0 when an operand is outside the kernel's
+ * exponent range. */
 MX_INLINE int plan_lane(const dctx *x, const mx_simd_plan *p, const plan_lanes *L,
                         const ptable *pt, const int64_t *kpos, const int64_t *kblk,
                         int64_t bsz, int direct, const mx_fmt *ef, int nl, int min2, int q,
