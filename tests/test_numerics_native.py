@@ -16,6 +16,7 @@ Checked here, reusing the operand and config strategies of tests/test_numerics_f
 - thread-count invariance (threads= and MXEMU_THREADS);
 - bad arguments raise ValueError naming the argument.
 """
+import itertools
 import warnings
 from fractions import Fraction
 
@@ -1340,4 +1341,154 @@ def test_vectorised_column_pairs(name, n, seed, monkeypatch):
         B.scales[2, 9] = 0xFF  # a NaN scale in panel 1 only
     C = cfg.register.encode(rng.standard_normal((m, n))).codes.astype(np.int64)
     C[4, 2] = cfg.register.nan_code(0)  # a NaN C in panel 0 only
+    check_vectorised(A, B, C, cfg, name, monkeypatch)
+
+
+@pytest.mark.parametrize("name,fa,fb", [("a100-fp16", FP16, FP16), ("a100-bf16", BF16, BF16),
+                                        ("v100-fp16", FP16, FP16), ("exact", BF16, BF16),
+                                        ("h100-fp16", FP16, BF16)])
+def test_vectorised_16bit_code_table(name, fa, fb, monkeypatch):
+    """FP16 and BF16 operands large enough for the plan's table of all 64K codes (one shared
+    table for A and B of one format; FP16 x BF16: A by its table, B decoded): subnormals,
+    signed zeros, the largest and smallest exponents, every finite code once on each side and
+    a few NaN/Inf codes; the vectorised kernel against the scalar C path and numpy, bits and
+    flags."""
+    cfg = get_preset(name).config
+    rng = np.random.default_rng(11)
+    m, n, k = 64, 40, 4096
+
+    def codes(fmt, rows):
+        c = fmt.encode(rng.standard_normal((rows, k)) *
+                       np.exp2(rng.integers(-12, 12, (rows, 1)))).codes.astype(np.int64)
+        top = 1 << (fmt.bits - 1)
+        mag = np.arange(top)
+        finite = mag[(mag >> fmt.man_bits) != (1 << fmt.exp_bits) - 1]
+        sub = finite[(finite >> fmt.man_bits) == 0][1:]
+        sign = lambda size: rng.integers(0, 2, size) * top  # noqa: E731
+        c[0] = rng.choice(sub, k) | sign(k)  # subnormals
+        c[1, ::3], c[1, 1::3] = top, 0  # -0, +0
+        c[2] = (finite[-200:][rng.integers(0, 200, k)]) | sign(k)  # the largest exponents
+        allc = rng.permutation(np.concatenate([finite, finite | top]))
+        rows_all = (allc.size + k - 1) // k
+        c[3:3 + rows_all].reshape(-1)[: allc.size] = allc  # every finite code
+        c[3 + rows_all, 100] = top - 1  # a NaN
+        c[4 + rows_all, 2000] = ((1 << fmt.exp_bits) - 1) << fmt.man_bits  # +Inf
+        return c
+
+    A, B = (codes(fa, m), fa), (codes(fb, n).T.copy(), fb)
+    C = cfg.register.encode(rng.standard_normal((m, n))).codes.astype(np.int64)
+    check_vectorised(A, B, C, cfg, name, monkeypatch)
+
+
+@pytest.mark.parametrize("name", ["b200-mxf4nvf4", "b200-mxf8f6f4", "exact", "h100-fp8-wgmma"])
+@pytest.mark.parametrize("scales", ["ue4m3", "e8m0-ends", "int8"])
+def test_vectorised_table_plan_scales(name, scales, monkeypatch):
+    """The table-driven plan (more elements than codes) with scales that are not powers of
+    two (UE4M3: each element through plan_code, products of two significands), E8M0 scales
+    at both ends of their range, zero and NaN scales, and INT8 elements (a sign-magnitude
+    integer format's table); the vectorised kernel against the scalar C path and numpy,
+    bits and flags."""
+    from emulator.formats import E2M1, INT8
+    cfg = get_preset(name).config
+    rng = np.random.default_rng(5)
+    m, n, k, bs = 40, 33, 64, 16
+    elem = INT8 if scales == "int8" else E2M1 if "mxf4" in name else E4M3
+    sf = UE4M3 if scales == "ue4m3" else E8M0
+
+    def tensor(shape, axis):
+        x = rng.standard_normal(shape) * np.exp2(rng.integers(-6, 6, shape))
+        q = emulator.quantize(x.astype(np.float32), elem.name, block_size=bs, axis=axis)
+        sc = q.scales.astype(np.int64)
+        if scales == "ue4m3":  # normal codes, every mantissa; a zero and a NaN scale
+            sc = rng.integers(0x20, 0x48, sc.shape)
+            sc.reshape(-1)[[3, 17]] = (0, 0x7F)
+        elif scales == "e8m0-ends":
+            sc = rng.choice([0, 1, 2, 126, 127, 128, 252, 253, 254], sc.shape)
+            sc.reshape(-1)[5] = 0xFF
+        return MXTensor(q.codes, sc.astype(np.uint8), elem, sf, bs, axis, shape)
+
+    A, B = tensor((m, k), 1), tensor((k, n), 0)
+    C = cfg.register.encode(rng.standard_normal((m, n))).codes.astype(np.int64)
+    check_vectorised(A, B, C, cfg, name, monkeypatch)
+
+
+@pytest.mark.parametrize("name", ["b200-mxf8f6f4", "exact", "a100-fp16"])
+def test_vectorised_plan_split_across_threads(name, monkeypatch):
+    """The plan's rows of A and panels of eight B columns split across 1 .. 8 threads (splits
+    inside A, at and past its end, short last panels; tables on one side only): the same bits
+    and flags as the scalar path."""
+    cfg = get_preset(name).config
+    rng = np.random.default_rng(2)
+    for (m, n, k), t in itertools.product([(13, 29, 64), (70, 9, 96), (3, 130, 64),
+                                           (200, 17, 32)], (1, 2, 3, 5, 8)):
+        # new data each time: a plan part left unwritten cannot show stale right values
+        x, y = rng.standard_normal((m, k)), rng.standard_normal((k, n))
+        if name == "a100-fp16":
+            A, B = (FP16.encode(x).codes, FP16), (FP16.encode(y).codes, FP16)
+        else:
+            A = emulator.quantize(x.astype(np.float32), "e4m3", axis=1)
+            B = emulator.quantize(y.astype(np.float32), "e4m3", axis=0)
+        monkeypatch.setenv("MXEMU_GEMM_SIMD", "0")
+        want = gemm_native(A, B, None, cfg, threads=1)
+        monkeypatch.delenv("MXEMU_GEMM_SIMD")
+        got = gemm_native(A, B, None, cfg, threads=t)
+        assert all(np.array_equal(g, w) for g, w in zip(got, want)), (m, n, k, t)
+
+
+@pytest.mark.parametrize("name,fmt,flush", [("a100-tf32", "tf32", False), ("a100-tf32", "fp32", True),
+                                            ("exact", "fp32", False), ("a100-fp16", "fp16", True),
+                                            ("h100-fp16", "bf16", False)])
+def test_vectorised_ieee_codes_decoded_in_the_plan(name, fmt, flush, monkeypatch):
+    """Unscaled IEEE-style operands without a code table (formats over 16 bits, or too few
+    elements) decoded straight into the plan: subnormals (flushed or not), signed zeros, the
+    largest and smallest exponents, NaN and Inf; the vectorised kernel against the scalar C
+    path and numpy, bits and flags."""
+    from emulator.formats import TF32
+    f = {"tf32": TF32, "fp32": FP32, "fp16": FP16, "bf16": BF16}[fmt]
+    cfg = get_preset(name).config
+    if flush:
+        cfg = cfg.replace(input_subnormals="flush")
+    rng = np.random.default_rng(9)
+    m, n, k = 21, 19, 64
+    top, M, E = 1 << (f.bits - 1), f.man_bits, f.exp_bits
+
+    def codes(rows):
+        c = f.encode(rng.standard_normal((rows, k)) *
+                     np.exp2(rng.integers(-20, 20, (rows, 1)))).codes.astype(np.int64)
+        sign = rng.integers(0, 2, k) * top
+        c[0] = rng.integers(1, 1 << M, k) | sign  # subnormals
+        c[1, ::2] = sign[::2]  # signed zeros
+        c[2] = (((1 << E) - 2) << M | rng.integers(0, 1 << M, k)) | sign  # the largest binade
+        c[3] = (1 << M | rng.integers(0, 1 << M, k)) | sign  # the smallest normal binade
+        c[4, 7] = ((1 << E) - 1) << M | 1  # a NaN
+        c[5, 40] = (((1 << E) - 1) << M) | top  # -Inf
+        return c
+
+    A, B = (codes(m), f), (codes(n).T.copy(), f)
+    C = cfg.register.encode(rng.standard_normal((m, n))).codes.astype(np.int64)
+    check_vectorised(A, B, C, cfg, name, monkeypatch)
+
+
+@pytest.mark.parametrize("name", ["b200-mxf8f6f4", "h100-fp8-wgmma", "mxdotp", "exact",
+                                  "a100-fp16"])
+def test_vectorised_plan_bounds_under_spread(name, monkeypatch):
+    """Operands whose exponents spread widely inside every step (and a few steps with one
+    large or one small outlier), so that the plan's per-step bounds (largest alignment,
+    lowest bit, its position and the next lowest) decide which steps cut; tables on both
+    sides (FP16 at a size that builds its 64K table); the vectorised kernel against the
+    scalar C path and numpy, bits and flags."""
+    cfg = get_preset(name).config
+    rng = np.random.default_rng(13)
+    m, n, k = (64, 64, 2048) if name == "a100-fp16" else (40, 24, 128)
+    lim = 10 if name == "a100-fp16" else 6
+    x = rng.standard_normal((m, k)) * np.exp2(rng.integers(-lim, lim + 1, (m, k)))
+    y = rng.standard_normal((k, n)) * np.exp2(rng.integers(-lim, lim + 1, (k, n)))
+    x[:, ::17] *= 2.0 ** lim  # outliers at varied places in the steps
+    y[::13, :] *= 2.0 ** -lim
+    if name == "a100-fp16":
+        A, B = (FP16.encode(x).codes, FP16), (FP16.encode(y).codes, FP16)
+    else:
+        A = emulator.quantize(x.astype(np.float32), "e4m3", axis=1)
+        B = emulator.quantize(y.astype(np.float32), "e4m3", axis=0)
+    C = cfg.register.encode(rng.standard_normal((m, n))).codes.astype(np.int64)
     check_vectorised(A, B, C, cfg, name, monkeypatch)

@@ -36,6 +36,18 @@
 #include "gemm_simd.h"
 #include "mxemu_internal.h"
 
+/* AVX-512 for the plan's B panels and the output encoding: those run only
+ * where the vectorised kernel does (mx_simd_available) */
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__) && \
+    !defined(MXEMU_NO_MULTIVERSION)
+#include <immintrin.h>
+#define DOT_T512 __attribute__((target("avx512f,avx512dq,avx512vl,avx512bw")))
+#define DOT_HAVE_T512 1
+#else
+#define DOT_T512
+#define DOT_HAVE_T512 0
+#endif
+
 __extension__ typedef unsigned __int128 dt_u128;
 __extension__ typedef __int128 dt_i128;
 
@@ -1162,69 +1174,107 @@ typedef struct row_job {
 /* Terms per chunk of a long unbounded step in the vectorised kernel. */
 #define SIMD_CHUNK 32
 
-/* The bits of a value that is a normal number of the IEEE-style format f. */
-static uint32_t encode_normal(const mx_fmt *f, double v)
-{
-    uint64_t b;
-    memcpy(&b, &v, sizeof b);
-    const int32_t e = (int32_t)((b >> 52) & 0x7FFu) - 1023;
-    const uint64_t mant = b & ((1ull << 52) - 1u);
-    return ((b >> 63) ? f->sign_mask : 0u) | ((uint32_t)(e + f->bias) << f->man_bits) |
-           (uint32_t)(mant >> (52 - f->man_bits));
-}
-
 /* Rows r0 .. r1 through the vectorised kernel, SIMD_ROWS at a time (the
  * arrays hold SIMD_ROWS x np); the outputs it marks bad go through dot_one
  * (the whole output again, from C). */
 #define SIMD_ROWS 16
 
+/* Outputs a[0 .. n - 1] as normal numbers of a register format (sign mask
+ * sm, bias - 1023, mb mantissa bits) with the inexact flags of ix; returns
+ * nonzero when an output is bad or zero (those need the general path).
+ * Branch-free, so the compiler vectorises it, with AVX-512 where the kernel
+ * runs (always, when this is called). */
+DOT_T512 static int encode_row(const double *restrict a, const uint8_t *restrict bd,
+                      const uint8_t *restrict ix, int64_t n, uint32_t sm, int32_t bias,
+                      int32_t mb, uint32_t *restrict dr, uint8_t *restrict fr)
+{
+    int redo = 0;
+    for (int64_t j = 0; j < n; j++) {
+        uint64_t b;
+        memcpy(&b, &a[j], sizeof b);
+        dr[j] = (sm & (uint32_t)(0u - (uint32_t)(b >> 63))) |
+                ((uint32_t)((int32_t)((b >> 52) & 0x7FFu) + bias) << mb) |
+                (uint32_t)((b & ((1ull << 52) - 1u)) >> (52 - mb));
+        fr[j] = (uint8_t)((ix[j] != 0) * MXEMU_FLAG_INEXACT);
+        redo |= bd[j] | (a[j] == 0.0);
+    }
+    return redo;
+}
+
 static void simd_rows(const dctx *x, scratch *s, int64_t r0, int64_t r1, double *acc,
                       int32_t *acca, double *lo, uint8_t *inex, uint8_t *bad)
 {
+    /* locals: the stores to the arrays must not make the compiler reload these */
     const mx_simd_plan *p = x->simd;
-    const int64_t np = p->np;
+    const int64_t np = p->np, n = x->n;
+    const uint32_t *const cc = x->c_codes;
+    uint32_t *const d = x->d;
+    uint8_t *const flags = x->flags;
+    const int32_t za = x->zero_align;
+    const mx_fmt cf = x->cf;
+    /* the register format's fields: a normal result's bits from its binary64 ones */
+    const uint32_t sm = x->reg.sign_mask;
+    const int32_t bias = x->reg.bias - 1023, mb = x->reg.man_bits;
+    /* C's last code and what it gave (a C of one value decodes once) */
+    uint32_t c_last = 0;
+    double c_acc = 0.0;
+    int32_t c_al = za;
+    uint8_t c_bad = 0;
+    int c_have = 0;
     for (int64_t i0 = r0; i0 < r1; i0 += SIMD_ROWS) {
-        const int64_t i1 = i0 + SIMD_ROWS < r1 ? i0 + SIMD_ROWS : r1;
-        for (int64_t i = i0; i < i1; i++)
-            for (int64_t j = 0; j < np; j++) {
-                const int64_t o = (i - i0) * np + j;
-                acc[o] = 0.0;
-                lo[o] = 0.0;
-                acca[o] = x->zero_align;
-                bad[o] = 0;
-                inex[o] = 0;
-                if (j >= x->n || !x->c_codes)
-                    continue;
-                int sign;
-                int32_t exp;
-                uint64_t sig;
-                const int cls = mx_unpack_code(&x->cf, x->c_codes[i * x->n + j], &sign, &exp,
-                                               &sig);
-                if (cls == MXEMU_CLASS_NORMAL && !x->cf.is_int) {
-                    acc[o] = ldexp(sign ? -(double)sig : (double)sig, exp - x->cf.man_bits);
-                    acca[o] = exp;
-                } else if (cls != MXEMU_CLASS_ZERO) {
-                    /* NaN, Inf, subnormal C and an int C (up to 32 significand bits,
-                     * beyond what the kernel's bounds assume): the general path */
-                    bad[o] = 1;
+        const int64_t i1 = i0 + SIMD_ROWS < r1 ? i0 + SIMD_ROWS : r1, cnt = (i1 - i0) * np;
+        memset(acc, 0, sizeof(double) * (size_t)cnt); /* +0.0 */
+        if (p->chunked)
+            memset(lo, 0, sizeof(double) * (size_t)cnt);
+        memset(bad, 0, (size_t)cnt);
+        memset(inex, 0, (size_t)cnt);
+        for (int64_t o = 0; o < cnt; o++)
+            acca[o] = za;
+        for (int64_t i = i0; cc && i < i1; i++)
+            for (int64_t j = 0; j < n; j++) {
+                const uint32_t code = cc[i * n + j];
+                if (!c_have || code != c_last) {
+                    int sign;
+                    int32_t exp;
+                    uint64_t sig;
+                    const int cls = mx_unpack_code(&cf, code, &sign, &exp, &sig);
+                    c_have = 1;
+                    c_last = code;
+                    c_acc = 0.0;
+                    c_al = za;
+                    c_bad = 0;
+                    if (cls == MXEMU_CLASS_NORMAL && !cf.is_int) {
+                        c_acc = ldexp(sign ? -(double)sig : (double)sig, exp - cf.man_bits);
+                        c_al = exp;
+                    } else if (cls != MXEMU_CLASS_ZERO) {
+                        /* NaN, Inf, subnormal C and an int C (up to 32 significand bits,
+                         * beyond what the kernel's bounds assume): the general path */
+                        c_bad = 1;
+                    }
                 }
+                const int64_t o = (i - i0) * np + j;
+                acc[o] = c_acc;
+                acca[o] = c_al;
+                bad[o] = c_bad;
             }
         mx_simd_rows(p, i0, i1, acc, acca, lo, inex, bad);
         for (int64_t i = i0; i < i1; i++) {
+            const double *a = acc + (i - i0) * np;
+            const uint8_t *bd = bad + (i - i0) * np, *ix = inex + (i - i0) * np;
+            uint32_t *dr = d + i * n;
+            uint8_t *fr = flags + i * n;
+            if (!encode_row(a, bd, ix, n, sm, bias, mb, dr, fr))
+                continue;
             int have_a = 0;
-            for (int64_t j = 0; j < x->n; j++) {
-                const int64_t o = (i - i0) * np + j;
+            for (int64_t j = 0; j < n; j++) {
                 /* a zero result too: its sign and flags follow every rule there */
-                if (bad[o] || acc[o] == 0.0) { /* decode the two rows (A's once per row) */
-                    if (!have_a)
+                if (bd[j] || a[j] == 0.0) {
+                    if (!have_a) /* decode the two rows (A's once per row) */
                         decode_row(x, 0, i, s->ra, s->rfa);
                     have_a = 1;
                     decode_row(x, 1, j, s->rb, s->rfb);
                     const rows r = {s->ra, s->rb, s->rfa, s->rfb};
                     dot_one(x, s, i, j, &r);
-                } else {
-                    x->d[i * x->n + j] = encode_normal(&x->reg, acc[o]);
-                    x->flags[i * x->n + j] = inex[o] ? MXEMU_FLAG_INEXACT : 0;
                 }
             }
         }
@@ -1377,174 +1427,619 @@ static int simd_env_enabled(void)
     return !(e && e[0] == '0' && e[1] == '\0');
 }
 
-/* Writes one decoded operand row into the plan's arrays at v[pos * stride],
- * e[...], l[...] (K in step order, padding past K); returns 0 when an
- * operand is outside the kernel's exponent range, and sets
- * spec[ins * spec_stride] for each instruction holding a NaN or Inf;
- * *sig_bits tracks the widest significand. */
-static int plan_row(const dctx *x, const fside *f, int64_t kp, int64_t stride, double *v,
-                    int32_t *e, int32_t *l, uint8_t *spec, int64_t spec_stride, int *sig_bits)
+/* The plan's value of an element of one operand row: padding (a NaN or Inf
+ * too: its instruction is marked, so no lane uses it) never counts. */
+#define PLAN_PAD(vv, ee, ll) ((vv) = 0.0, (ee) = -2 * FS_BIG, (ll) = 2 * FS_BIG)
+
+/* A decoded operand (decode_row's fast form) in the plan's terms; returns 0
+ * when it is outside the kernel's exponent range, sets *spec for a NaN or
+ * Inf and *sig_bits to the widest significand. */
+MX_INLINE int plan_fside(const fside *t, double *v, int32_t *e, int32_t *l, uint8_t *spec,
+                         int *sig_bits)
 {
-    for (int64_t pos = 0, ins = 0, u = 0; pos < kp; pos++, u++) {
-        if (u == x->ik) { /* the next instruction */
-            ins++;
-            u = 0;
-        }
-        const int64_t kk = ins * x->ik + x->perm[u];
-        const int64_t o = pos * stride;
-        if (kk >= x->k) { /* padding: never counts */
-            v[o] = 0.0;
-            e[o] = -2 * FS_BIG;
-            l[o] = 2 * FS_BIG;
-            continue;
-        }
-        const fside *t = &f[kk];
-        if (t->special) {
-            spec[ins * spec_stride] = 1;
-        } else if (t->sig) {
-            if (t->lsb < -400 || t->lsb > 400 || t->align < -400 || t->align > 400)
-                return 0;
-            const int b = bitlen64(t->sig);
-            *sig_bits = b > *sig_bits ? b : *sig_bits;
-        }
-        v[o] = t->special ? 0.0 : fside_value(t);
-        e[o] = t->align;
-        /* the lowest SET bit: the tighter the kernel's bounds, the fewer steps it checks */
-        l[o] = t->sig ? t->lsb + __builtin_ctz(t->sig) : t->lsb;
+    if (t->special) {
+        *spec = 1;
+        PLAN_PAD(*v, *e, *l);
+        return 1;
     }
+    if (t->sig) {
+        if (t->lsb < -400 || t->lsb > 400 || t->align < -400 || t->align > 400)
+            return 0;
+        const int b = bitlen64(t->sig);
+        *sig_bits = b > *sig_bits ? b : *sig_bits;
+    }
+    *v = fside_value(t);
+    *e = t->align;
+    /* the lowest SET bit: the tighter the kernel's bounds, the fewer steps it checks */
+    *l = t->sig ? t->lsb + __builtin_ctz(t->sig) : t->lsb;
     return 1;
 }
 
-/* An element code in the plan's terms, its scale left out (plan_row's
- * values for a unit scale): formats of at most PCODE_BITS bits get a table
- * of these, so a row of the plan costs a lookup and a few adds per element. */
-#define PCODE_BITS 8
-
+/* An element code in the plan's terms, its scale left out (its values for a
+ * unit scale), 16 bytes so that a 16-bit format's table stays in L2: formats
+ * of at most 16 bits get a table of these, so a row of the plan costs a lookup
+ * and a few adds per element.  NaN/Inf and exponents beyond the table's
+ * range go through plan_code. */
 typedef struct pcode {
-    double v;              /* sign * sig * 2^lsb (a signed zero for zero)  */
-    int32_t exp, lsb, low; /* exponent, lsb and lowest set bit             */
-    uint32_t sig;
-    uint8_t zero, special;
+    double v;         /* sign * sig * 2^lsb                          */
+    int16_t exp, low; /* exponent and lowest set bit                 */
+    uint8_t slow;     /* plan_code computes it                       */
+    uint8_t bits;     /* bitlen(sig)                                 */
+    uint8_t zero;     /* a zero (or flushed subnormal): v is its signed zero */
+    uint8_t unused;
 } pcode;
 
-/* The same for a scale code (sig * 2^lsb, the factor it multiplies by). */
+/* Table codes have exponents and lsbs within +-PCODE_RANGE (else slow):
+ * v is exact in binary64, the fields fit int16. */
+#define PCODE_RANGE 1000
+
+typedef struct ptable {
+    pcode *t;
+    const ucode *u;                 /* the unpacked codes (plan_code)     */
+    const mx_fmt *f;
+    int32_t lsb_lo, lsb_hi, exp_lo, exp_hi; /* over the codes not slow   */
+    int32_t bits_hi;                /* their widest significand            */
+} ptable;
+
+/* A scale code (sig * 2^lsb, the factor it multiplies by). */
 typedef struct pscale {
     double mul;
     int32_t exp, lsb, low;
     uint32_t sig;
+    int32_t zexp; /* a zero element's alignment with this scale */
     uint8_t zero, special;
+    uint8_t slow; /* not a power of two, zero, NaN/Inf, or a block whose
+                   * table codes could leave the kernel's exponent range
+                   * with it: its elements go through plan_code */
 } pscale;
 
-static pcode *pcode_table(const dctx *x, const mx_fmt *f, const ucode *t)
+/* Fills *pt for format f (its unpack table u); 0 when out of memory. */
+static int ptable_build(const dctx *x, const mx_fmt *f, const ucode *u, ptable *pt)
 {
-    if (!t || f->bits > PCODE_BITS)
-        return NULL;
-    pcode *pt = malloc(sizeof(pcode) << f->bits);
-    if (!pt)
-        return NULL;
+    pt->t = malloc(sizeof(pcode) << f->bits);
+    pt->u = u;
+    pt->f = f;
+    pt->lsb_lo = pt->exp_lo = PCODE_RANGE;
+    pt->lsb_hi = pt->exp_hi = -PCODE_RANGE;
+    pt->bits_hi = 0;
+    if (!pt->t)
+        return 0;
     for (uint32_t c = 0; c < (1u << f->bits); c++) {
         side sd;
-        mk_side(&sd, f, &t[c], NULL, NULL, x->flush, x->floor);
-        pcode *o = &pt[c];
+        mk_side(&sd, f, &u[c], NULL, NULL, x->flush, x->floor);
+        pcode *o = &pt->t[c];
+        memset(o, 0, sizeof *o);
+        const int32_t low = sd.sig ? sd.lsb + __builtin_ctzll(sd.sig) : sd.lsb;
+        o->slow = sd.nan || sd.inf || (!sd.zero && (sd.lsb < -PCODE_RANGE || sd.lsb > PCODE_RANGE ||
+                                                    u[c].exp < -PCODE_RANGE ||
+                                                    u[c].exp > PCODE_RANGE));
         o->zero = sd.zero;
-        o->special = (uint8_t)(sd.nan | sd.inf);
-        o->sig = (uint32_t)sd.sig;
-        o->exp = t[c].exp;
-        o->lsb = sd.lsb;
-        o->low = sd.sig ? sd.lsb + __builtin_ctzll(sd.sig) : sd.lsb;
-        o->v = sd.sig && (sd.lsb >= -900 && sd.lsb <= 900) ? (double)sd.sig * pow2i(sd.lsb) : 0.0;
+        if (o->slow || o->zero) {
+            o->v = sd.sign ? -0.0 : 0.0;
+            continue;
+        }
+        o->v = (double)sd.sig * pow2i(sd.lsb);
         o->v = sd.sign ? -o->v : o->v;
+        o->exp = (int16_t)u[c].exp;
+        o->low = (int16_t)low;
+        o->bits = (uint8_t)bitlen64(sd.sig);
+        pt->bits_hi = o->bits > pt->bits_hi ? o->bits : pt->bits_hi;
+        pt->lsb_lo = sd.lsb < pt->lsb_lo ? sd.lsb : pt->lsb_lo;
+        pt->lsb_hi = sd.lsb > pt->lsb_hi ? sd.lsb : pt->lsb_hi;
+        pt->exp_lo = u[c].exp < pt->exp_lo ? u[c].exp : pt->exp_lo;
+        pt->exp_hi = u[c].exp > pt->exp_hi ? u[c].exp : pt->exp_hi;
     }
-    return pt;
+    return 1;
 }
 
-/* plan_row from the tables: row `row` of A or B (its codes and scales),
- * written as plan_row writes it (NaN/Inf elements as padding: their
- * instruction is marked, so no lane uses them). */
-static int plan_row_table(const dctx *x, int b_side, int64_t row, const pcode *tab,
-                          const int64_t *kpos, const int64_t *kblk, int64_t kp, int64_t stride,
-                          double *v, int32_t *e, int32_t *l, uint8_t *spec, int64_t spec_stride,
-                          int *sig_bits, pscale *sc)
+/* Element `code` (table pt) with scale s in the plan's terms, in full: what
+ * the table's fast path gives where it applies (see plan_fill). */
+static int plan_code(const dctx *x, const ptable *pt, uint32_t code, const pscale *s, double *v,
+                     int32_t *e, int32_t *l, uint8_t *spec, int *sig_bits)
 {
-    const uint32_t *codes = (b_side ? x->b_codes : x->a_codes) + row * x->k;
+    side t;
+    mk_side(&t, pt->f, &pt->u[code], NULL, NULL, x->flush, x->floor);
+    if (t.nan | t.inf | s->special) {
+        *spec = 1;
+        PLAN_PAD(*v, *e, *l);
+        return 1;
+    }
+    if (t.zero | s->zero) {
+        *v = t.sign ? -0.0 : 0.0;
+        *e = x->has_floor ? (t.zero ? x->floor : pt->u[code].exp) + (s->zero ? x->floor : s->exp)
+                          : -FS_BIG;
+        *l = FS_BIG;
+        return 1;
+    }
+    const int32_t lsb = t.lsb + s->lsb, al = pt->u[code].exp + s->exp;
+    const uint64_t sig = t.sig * s->sig;
+    if (lsb < -400 || lsb > 400 || al < -400 || al > 400 || sig >> 32)
+        return 0;
+    const int bl = bitlen64(sig);
+    *sig_bits = bl > *sig_bits ? bl : *sig_bits;
+    *v = t.sign ? -((double)sig * pow2i(lsb)) : (double)sig * pow2i(lsb);
+    *e = al;
+    *l = t.lsb + __builtin_ctzll(t.sig) + s->low;
+    return 1;
+}
+
+/* Row `row`'s block scales (one per block, or a unit scale), each checked
+ * against the table's range (pt NULL: no table). */
+static void plan_scales(const dctx *x, int b_side, int64_t row, const ptable *pt, pscale *sc)
+{
     const uint8_t *scales = b_side ? x->b_scales : x->a_scales;
-    const int64_t block = b_side ? x->b_block : x->a_block;
-    const int64_t nb = scales ? x->k / block : 1;
-    for (int64_t b = 0; b < nb; b++) { /* each block's scale, once */
+    const int64_t nb = scales ? x->k / (b_side ? x->b_block : x->a_block) : 1;
+    for (int64_t b = 0; b < nb; b++) {
         pscale *o = &sc[b];
         if (!scales) {
-            *o = (pscale){1.0, 0, 0, 0, 1, 0, 0};
-            continue;
-        }
-        const uint8_t code = scales[row * nb + b];
-        const ucode u = x->ts ? x->ts[code] : unpack(x->sf, code);
-        o->zero = u.cls == MXEMU_CLASS_ZERO;
-        o->special = u.cls == MXEMU_CLASS_NAN || u.cls == MXEMU_CLASS_INF;
-        o->sig = (uint32_t)u.sig;
-        o->exp = u.exp;
-        o->lsb = u.exp - x->sf->man_bits;
-        o->low = u.sig ? o->lsb + __builtin_ctzll(u.sig) : o->lsb;
-        o->mul = u.sig && o->lsb >= -900 && o->lsb <= 900 ? (double)u.sig * pow2i(o->lsb) : 0.0;
-    }
-    int bits = *sig_bits;
-    for (int64_t pos = 0; pos < kp; pos++) {
-        const int64_t kk = kpos[pos], o = pos * stride;
-        if (kk < 0) { /* padding: never counts */
-            v[o] = 0.0;
-            e[o] = -2 * FS_BIG;
-            l[o] = 2 * FS_BIG;
-            continue;
-        }
-        const pcode *t = &tab[codes[kk]];
-        const pscale *s = &sc[kblk[pos]];
-        if (t->special | s->special) {
-            spec[(pos / x->ik) * spec_stride] = 1;
-            v[o] = 0.0;
-            e[o] = -2 * FS_BIG;
-            l[o] = 2 * FS_BIG;
-        } else if (t->zero | s->zero) {
-            v[o] = t->v * 0.0; /* plan_row's signed zero */
-            e[o] = x->has_floor ? (t->zero ? x->floor : t->exp) + (s->zero ? x->floor : s->exp)
-                                : -FS_BIG;
-            l[o] = FS_BIG;
+            *o = (pscale){1.0, 0, 0, 0, 1, 0, 0, 0, 0};
         } else {
-            const int32_t lsb = t->lsb + s->lsb, al = t->exp + s->exp;
-            const uint64_t sig = (uint64_t)t->sig * s->sig;
-            if (lsb < -400 || lsb > 400 || al < -400 || al > 400 || sig >> 32)
+            const uint8_t code = scales[row * nb + b];
+            const ucode u = x->ts ? x->ts[code] : unpack(x->sf, code);
+            o->zero = u.cls == MXEMU_CLASS_ZERO;
+            o->special = u.cls == MXEMU_CLASS_NAN || u.cls == MXEMU_CLASS_INF;
+            o->sig = (uint32_t)u.sig;
+            o->exp = u.exp;
+            o->lsb = u.exp - x->sf->man_bits;
+            o->low = u.sig ? o->lsb + __builtin_ctzll(u.sig) : o->lsb;
+            o->mul = u.sig && o->lsb >= -900 && o->lsb <= 900 ? (double)u.sig * pow2i(o->lsb)
+                                                                : 0.0;
+        }
+        o->zexp = x->has_floor ? x->floor + o->exp : -FS_BIG;
+        /* the fast path's element: v = t.v * mul exact, sig = t.sig, in range */
+        o->slow = o->zero || o->special || o->sig != 1 ||
+                  (pt && (pt->lsb_lo + o->lsb < -400 || pt->lsb_hi + o->lsb > 400 ||
+                          pt->exp_lo + o->exp < -400 || pt->exp_hi + o->exp > 400));
+    }
+}
+
+/* One thread's share of the plan: A's rows a0 .. a1 and B's panels (8
+ * columns) p0 .. p1, each decoded, written and bounded per step. */
+typedef struct plan_job {
+    const dctx *x;
+    const mx_simd_plan *p;
+    const ptable *tab_a, *tab_b; /* NULL: decode_row and plan_fside */
+    const int64_t *kpos;        /* K index of each plan position, -1: padding */
+    const int64_t *kblk_a, *kblk_b; /* its block of A's and B's scales (0 unscaled) */
+    int64_t a0, a1, p0, p1;
+    int min2;                   /* a route reads the second lowest lsb   */
+    int direct;                 /* position pos is K index pos (no permutation) */
+    int ieee_a, ieee_b;         /* unscaled IEEE-style codes: plan_ieee     */
+    int steps8;                 /* every step a multiple of 8 positions     */
+    int ok, sig_a, sig_b;
+} plan_job;
+
+/* nl lanes of one side: a row of A (nl 1) or a panel of B (nl 8, the lanes
+ * from `live` on padding columns).  Lane q's position pos goes to
+ * v[pos * nl + q] (e, l alike), its bounds of step sx to [sx * nl + q], its
+ * NaN/Inf marks to spec[ins * spec_stride + q]. */
+typedef struct plan_lanes {
+    int live;
+    const uint32_t *codes[8]; /* the lanes' codes (table) */
+    const pscale *sc[8];      /* their block scales (table) */
+    const fside *rf[8];       /* decoded (no table) */
+    double *v;
+    int32_t *e, *l, *mx, *mn, *mn2, *at;
+    uint8_t *spec;
+    int64_t spec_stride;
+} plan_lanes;
+
+/* Table element `code` with scale s: the fast path, or plan_code.  The
+ * fast path's significands count as the table's widest (plan_fill): at most
+ * 16 bits, which can only move a call whose other side is over 37 bits wide
+ * to the scalar path (the same bits). */
+MX_INLINE int plan_tab(const dctx *x, const ptable *pt, const pcode *tab, uint32_t code,
+                       const pscale *s, double *vv, int32_t *ee, int32_t *ll, uint8_t *spec,
+                       int *bits)
+{
+    const pcode *t = &tab[code];
+    if (__builtin_expect(t->slow | s->slow, 0))
+        return plan_code(x, pt, code, s, vv, ee, ll, spec, bits);
+    /* s is a power of two: sig = t's; a zero (v a signed zero) selected by a
+     * mask, not a branch (E2M1 data has many) */
+    const int32_t z = -(int32_t)t->zero;
+    *vv = t->v * s->mul;
+    *ee = (s->zexp & z) | ((t->exp + s->exp) & ~z);
+    *ll = (FS_BIG & z) | ((t->low + s->low) & ~z);
+    return 1;
+}
+
+/* A code of an IEEE-style format f (an unscaled operand; see ieee_plain),
+ * decoded here as mx_unpack_code, mk_side and plan_fside would, with no
+ * float arithmetic (MXCSR's denormals-are-zero must not matter). */
+MX_INLINE void plan_ieee(const dctx *x, const mx_fmt *f, uint32_t c, double *vv, int32_t *ee,
+                         int32_t *ll, uint8_t *spec, int *bits)
+{
+    const int M = f->man_bits;
+    const uint32_t field = (c & f->mag_mask) >> M, mant = c & ((1u << M) - 1u);
+    if (field == (1u << f->exp_bits) - 1u) { /* NaN, Inf */
+        *spec = 1;
+        PLAN_PAD(*vv, *ee, *ll);
+        return;
+    }
+    const uint32_t sig = field ? mant | (1u << M) : x->flush ? 0u : mant;
+    const int neg = (c & f->sign_mask) != 0;
+    if (!sig) { /* a zero, or a flushed subnormal */
+        *vv = neg ? -0.0 : 0.0;
+        *ee = x->has_floor ? x->floor : -FS_BIG;
+        *ll = FS_BIG;
+        return;
+    }
+    const int32_t exp = field ? (int32_t)field - f->bias : f->emin; /* subnormals at emin */
+    const double m = (double)sig * pow2i(exp - M);
+    const int b = bitlen64(sig);
+    *bits = b > *bits ? b : *bits;
+    *vv = neg ? -m : m;
+    *ee = exp;
+    *ll = exp - M + __builtin_ctz(sig);
+}
+
+/* A step's running bounds (see plan_lane). */
+typedef struct plan_bnd {
+    int32_t mx, mn, mn2, at;
+} plan_bnd;
+
+MX_INLINE void plan_bound(plan_bnd *b, int32_t ee, int32_t ll, int32_t at, int min2)
+{
+    b->mx = ee > b->mx ? ee : b->mx;
+    if (min2) {
+        const int32_t above = ll > b->mn ? ll : b->mn;
+        b->mn2 = above < b->mn2 ? above : b->mn2;
+        b->at = ll < b->mn ? at : b->at;
+    }
+    b->mn = ll < b->mn ? ll : b->mn;
+}
+
+/* Lane q of steps sx0 .. sx1 - 1 into the plan, with each step's bounds (the
+ * largest alignment, the lowest bit, where it is and the next lowest: those
+ * two only when min2, else the lowest and 0, a weaker bound that holds too).
+ * nl, pt (table or not), ef (IEEE codes or not) and min2 are constants where
+ * plan_fill calls it.  Returns 0 when an operand is outside the kernel's
+ * exponent range. */
+MX_INLINE int plan_lane(const dctx *x, const mx_simd_plan *p, const plan_lanes *L,
+                        const ptable *pt, const int64_t *kpos, const int64_t *kblk,
+                        int64_t bsz, int direct, const mx_fmt *ef, int nl, int min2, int q,
+                        int64_t sx0, int64_t sx1, int *bits)
+{
+    double *const v = L->v;
+    int32_t *const e = L->e, *const l = L->l;
+    const uint32_t *const codes = L->codes[q];
+    const pscale *const sc = L->sc[q];
+    const fside *const rf = L->rf[q];
+    const int64_t ik = p->ik, k = x->k;
+    const int nsteps = p->nsteps;
+    const pcode *const tab = pt ? pt->t : NULL;
+    const int ieee = ef != NULL; /* plan_ieee on the codes */
+    int64_t ins = sx0 / nsteps;
+    int st = (int)(sx0 - ins * nsteps);
+    for (int64_t sx = sx0; sx < sx1; sx++, st++) {
+        if (st == nsteps) {
+            st = 0;
+            ins++;
+        }
+        uint8_t *const spec = L->spec + ins * L->spec_stride + q;
+        const int64_t lo = ins * ik + p->soff[st], hi = lo + p->scnt[st];
+        plan_bnd bd = {-2 * FS_BIG, 2 * FS_BIG, 2 * FS_BIG, 0};
+        if (pt && direct && hi <= k) {
+            /* positions in K order, none padding: runs of one scale block, its
+             * scale held in registers (bsz 0: one block) */
+            for (int64_t pos = lo; pos < hi;) {
+                const pscale s = sc[kblk[pos]];
+                const int64_t nb = bsz ? (pos / bsz + 1) * bsz : hi;
+                const int64_t end = nb < hi ? nb : hi;
+                for (; pos < end; pos++) {
+                    double vv;
+                    int32_t ee, ll;
+                    /* s.slow tested here lets the compiler drop it from plan_tab */
+                    if (s.slow ? !plan_code(x, pt, codes[pos], &s, &vv, &ee, &ll, spec, bits)
+                               : !plan_tab(x, pt, tab, codes[pos], &s, &vv, &ee, &ll, spec,
+                                           bits))
+                        return 0;
+                    v[pos * nl + q] = vv;
+                    e[pos * nl + q] = ee;
+                    l[pos * nl + q] = ll;
+                    plan_bound(&bd, ee, ll, (int32_t)(pos - lo), min2);
+                }
+            }
+        } else if (ieee && direct && hi <= k) { /* positions in K order, none padding */
+            for (int64_t pos = lo; pos < hi; pos++) {
+                double vv;
+                int32_t ee, ll;
+                plan_ieee(x, ef, codes[pos], &vv, &ee, &ll, spec, bits);
+                v[pos * nl + q] = vv;
+                e[pos * nl + q] = ee;
+                l[pos * nl + q] = ll;
+                plan_bound(&bd, ee, ll, (int32_t)(pos - lo), min2);
+            }
+        } else {
+            for (int64_t pos = lo; pos < hi; pos++) {
+                const int64_t kk = kpos[pos];
+                double vv;
+                int32_t ee, ll;
+                if (__builtin_expect(kk < 0, 0)) {
+                    PLAN_PAD(vv, ee, ll);
+                } else if (pt) {
+                    if (!plan_tab(x, pt, tab, codes[kk], &sc[kblk[pos]], &vv, &ee, &ll, spec,
+                                  bits))
+                        return 0;
+                } else if (ieee) {
+                    plan_ieee(x, ef, codes[kk], &vv, &ee, &ll, spec, bits);
+                } else if (!plan_fside(&rf[kk], &vv, &ee, &ll, spec, bits)) {
+                    return 0;
+                }
+                v[pos * nl + q] = vv;
+                e[pos * nl + q] = ee;
+                l[pos * nl + q] = ll;
+                plan_bound(&bd, ee, ll, (int32_t)(pos - lo), min2);
+            }
+        }
+        L->mx[sx * nl + q] = bd.mx;
+        L->mn[sx * nl + q] = bd.mn;
+        L->mn2[sx * nl + q] = min2 ? bd.mn2 : bd.mn;
+        L->at[sx * nl + q] = bd.at;
+    }
+    return 1;
+}
+
+/* The plan's positions of nl lanes, each lane about PLAN_SPAN positions
+ * (whole steps) in one pass, then the next lane: a panel's span stays in L1
+ * while its lanes fill it.  The lanes from L->live on are padding columns. */
+#define PLAN_SPAN 128
+
+#if DOT_HAVE_T512
+/* A full B panel (8 live lanes, the lanes of the vectors) of steps sx0 .. sx1
+ * - 1, table codes in K order, none padding: plan_lane's fast path for the 8
+ * columns at once.  Returns 0, having written part of the span, where an
+ * element or a scale needs plan_code: the caller then writes the span with
+ * plan_lane. */
+DOT_T512 static int plan_panel(const mx_simd_plan *p, const plan_lanes *L, const ptable *pt,
+                               int64_t k, int64_t bsz, int min2, int64_t sx0, int64_t sx1)
+{
+    const int64_t ik = p->ik;
+    const int nsteps = p->nsteps;
+    const uint32_t *codes = L->codes[0]; /* lane q's row at q * k */
+    const __m512i lane_k = _mm512_mullo_epi64(_mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0),
+                                              _mm512_set1_epi64(k));
+    const __m256i big = _mm256_set1_epi32(FS_BIG);
+    __m256i slow = _mm256_setzero_si256();
+    int64_t ins = sx0 / nsteps;
+    int st = (int)(sx0 - ins * nsteps);
+    for (int64_t sx = sx0; sx < sx1; sx++, st++) {
+        if (st == nsteps) {
+            st = 0;
+            ins++;
+        }
+        const int64_t lo = ins * ik + p->soff[st], hi = lo + p->scnt[st];
+        __m256i mx = _mm256_set1_epi32(-2 * FS_BIG), mn = _mm256_set1_epi32(2 * FS_BIG);
+        __m256i mn2 = mn, at = _mm256_setzero_si256();
+        for (int64_t pos = lo; pos < hi;) {
+            /* a run of one scale block: the 8 lanes' scales */
+            const int64_t blk = bsz ? pos / bsz : 0, nb = bsz ? (blk + 1) * bsz : hi;
+            const int64_t end = nb < hi ? nb : hi;
+            double mul[8];
+            int32_t sexp[8], low8[8], zexp[8], slow_s = 0;
+            for (int q = 0; q < 8; q++) {
+                const pscale *s = &L->sc[q][blk];
+                mul[q] = s->mul;
+                sexp[q] = s->exp;
+                low8[q] = s->low;
+                zexp[q] = s->zexp;
+                slow_s |= s->slow;
+            }
+            if (slow_s)
                 return 0;
-            const int bl = bitlen64(sig);
-            bits = bl > bits ? bl : bits;
-            v[o] = t->v * s->mul;
-            e[o] = al;
-            l[o] = t->low + s->low;
+            const __m512d smul = _mm512_loadu_pd(mul);
+            const __m256i se = _mm256_loadu_si256((const __m256i *)sexp),
+                          sl = _mm256_loadu_si256((const __m256i *)low8),
+                          sz = _mm256_loadu_si256((const __m256i *)zexp);
+            for (; pos < end; pos++) {
+                const __m256i code = _mm512_i64gather_epi32(
+                    _mm512_add_epi64(lane_k, _mm512_set1_epi64(pos)), codes, 4);
+                const __m256i c2 = _mm256_add_epi32(code, code); /* 16-byte entries */
+                const __m512d tv = _mm512_i32gather_pd(c2, &pt->t[0].v, 8);
+                const __m512i meta = _mm512_i32gather_epi64(
+                    _mm256_add_epi32(c2, _mm256_set1_epi32(1)), &pt->t[0].v, 8);
+                /* exp, low (int16), slow, bits, zero (bytes) from bit 0 */
+                const __m256i lo32 = _mm512_cvtepi64_epi32(meta);
+                const __m256i hi32 = _mm512_cvtepi64_epi32(_mm512_srli_epi64(meta, 32));
+                const __m256i texp = _mm256_srai_epi32(_mm256_slli_epi32(lo32, 16), 16);
+                const __m256i tlow = _mm256_srai_epi32(lo32, 16);
+                slow = _mm256_or_si256(slow, _mm256_and_si256(hi32, _mm256_set1_epi32(0xFF)));
+                const __mmask8 z =
+                    _mm256_test_epi32_mask(hi32, _mm256_set1_epi32(0xFF0000));
+                const __m256i ee = _mm256_mask_blend_epi32(z, _mm256_add_epi32(texp, se), sz);
+                const __m256i ll = _mm256_mask_blend_epi32(z, _mm256_add_epi32(tlow, sl), big);
+                _mm512_storeu_pd(L->v + pos * 8, _mm512_mul_pd(tv, smul));
+                _mm256_storeu_si256((__m256i *)(L->e + pos * 8), ee);
+                _mm256_storeu_si256((__m256i *)(L->l + pos * 8), ll);
+                mx = _mm256_max_epi32(mx, ee);
+                if (min2) {
+                    mn2 = _mm256_min_epi32(mn2, _mm256_max_epi32(ll, mn));
+                    at = _mm256_mask_blend_epi32(_mm256_cmplt_epi32_mask(ll, mn), at,
+                                                 _mm256_set1_epi32((int32_t)(pos - lo)));
+                }
+                mn = _mm256_min_epi32(mn, ll);
+            }
+        }
+        _mm256_storeu_si256((__m256i *)(L->mx + sx * 8), mx);
+        _mm256_storeu_si256((__m256i *)(L->mn + sx * 8), mn);
+        _mm256_storeu_si256((__m256i *)(L->mn2 + sx * 8), min2 ? mn2 : mn);
+        _mm256_storeu_si256((__m256i *)(L->at + sx * 8), at);
+    }
+    return _mm256_testz_si256(slow, slow);
+}
+
+/* A row of A (table codes in K order, none padding, steps and scale blocks
+ * of multiples of 8 positions) of steps sx0 .. sx1 - 1, 8 positions at once;
+ * each lane of the vectors keeps its positions' bounds, merged at the step's
+ * end.  Returns 0 as plan_panel does. */
+DOT_T512 static int plan_row8(const mx_simd_plan *p, const plan_lanes *L, const ptable *pt,
+                              int64_t bsz, int min2, int64_t sx0, int64_t sx1)
+{
+    const int64_t ik = p->ik;
+    const int nsteps = p->nsteps;
+    const uint32_t *codes = L->codes[0];
+    const pscale *sc = L->sc[0];
+    const __m256i big = _mm256_set1_epi32(FS_BIG), ff = _mm256_set1_epi32(0xFF);
+    const __m256i iota = _mm256_set_epi32(7, 6, 5, 4, 3, 2, 1, 0);
+    __m256i slow = _mm256_setzero_si256();
+    int64_t ins = sx0 / nsteps;
+    int st = (int)(sx0 - ins * nsteps);
+    for (int64_t sx = sx0; sx < sx1; sx++, st++) {
+        if (st == nsteps) {
+            st = 0;
+            ins++;
+        }
+        const int64_t lo = ins * ik + p->soff[st], hi = lo + p->scnt[st];
+        __m256i mx = _mm256_set1_epi32(-2 * FS_BIG), mn = _mm256_set1_epi32(2 * FS_BIG);
+        __m256i mn2 = mn, at = _mm256_setzero_si256();
+        for (int64_t pos = lo; pos < hi; pos += 8) {
+            const pscale *s = &sc[bsz ? pos / bsz : 0];
+            if (s->slow)
+                return 0;
+            const __m256i code = _mm256_loadu_si256((const __m256i *)(codes + pos));
+            const __m256i c2 = _mm256_add_epi32(code, code); /* 16-byte entries */
+            const __m512d tv = _mm512_i32gather_pd(c2, &pt->t[0].v, 8);
+            const __m512i meta = _mm512_i32gather_epi64(
+                _mm256_add_epi32(c2, _mm256_set1_epi32(1)), &pt->t[0].v, 8);
+            const __m256i lo32 = _mm512_cvtepi64_epi32(meta);
+            const __m256i hi32 = _mm512_cvtepi64_epi32(_mm512_srli_epi64(meta, 32));
+            const __m256i texp = _mm256_srai_epi32(_mm256_slli_epi32(lo32, 16), 16);
+            const __m256i tlow = _mm256_srai_epi32(lo32, 16);
+            slow = _mm256_or_si256(slow, _mm256_and_si256(hi32, ff));
+            const __mmask8 z = _mm256_test_epi32_mask(hi32, _mm256_set1_epi32(0xFF0000));
+            const __m256i ee = _mm256_mask_blend_epi32(
+                z, _mm256_add_epi32(texp, _mm256_set1_epi32(s->exp)),
+                _mm256_set1_epi32(s->zexp));
+            const __m256i ll = _mm256_mask_blend_epi32(
+                z, _mm256_add_epi32(tlow, _mm256_set1_epi32(s->low)), big);
+            _mm512_storeu_pd(L->v + pos, _mm512_mul_pd(tv, _mm512_set1_pd(s->mul)));
+            _mm256_storeu_si256((__m256i *)(L->e + pos), ee);
+            _mm256_storeu_si256((__m256i *)(L->l + pos), ll);
+            mx = _mm256_max_epi32(mx, ee);
+            if (min2) { /* per lane: positions lane, lane + 8, ... of the step */
+                mn2 = _mm256_min_epi32(mn2, _mm256_max_epi32(ll, mn));
+                at = _mm256_mask_blend_epi32(
+                    _mm256_cmplt_epi32_mask(ll, mn), at,
+                    _mm256_add_epi32(iota, _mm256_set1_epi32((int32_t)(pos - lo))));
+            }
+            mn = _mm256_min_epi32(mn, ll);
+        }
+        const __m512i mx5 = _mm512_castsi256_si512(mx), mn5 = _mm512_castsi256_si512(mn);
+        const int32_t gmx = _mm512_mask_reduce_max_epi32(0xFF, mx5);
+        const int32_t gmn = _mm512_mask_reduce_min_epi32(0xFF, mn5);
+        int32_t gat = 0, gmn2 = gmn;
+        if (min2) {
+            /* the first position of the lowest: the least `at` of the lanes holding it;
+             * the next lowest: that lane's second, or another lane's lowest */
+            const __mmask8 has = _mm256_cmpeq_epi32_mask(mn, _mm256_set1_epi32(gmn));
+            gat = _mm512_mask_reduce_min_epi32(has, _mm512_castsi256_si512(at));
+            const __mmask8 chosen =
+                has & _mm256_cmpeq_epi32_mask(at, _mm256_set1_epi32(gat));
+            const int32_t other = _mm512_mask_reduce_min_epi32(
+                (__mmask16)(0xFF & ~chosen), mn5);
+            const int32_t own = _mm512_mask_reduce_min_epi32(chosen, _mm512_castsi256_si512(mn2));
+            gmn2 = other < own ? other : own;
+        }
+        L->mx[sx] = gmx;
+        L->mn[sx] = gmn;
+        L->mn2[sx] = gmn2;
+        L->at[sx] = gat;
+    }
+    return _mm256_testz_si256(slow, slow);
+}
+#endif
+
+MX_INLINE int plan_fill(const plan_job *jb, const plan_lanes *L, const ptable *pt,
+                        const int64_t *kblk, int64_t bsz, const mx_fmt *ef, int nl, int min2,
+                        int *sig_bits)
+{
+    const mx_simd_plan *p = jb->p;
+    const int64_t nst = p->n_instr * p->nsteps, *kpos = jb->kpos;
+    /* steps of ik / nsteps positions on average */
+    const int64_t span = PLAN_SPAN * p->nsteps / p->ik > 1 ? PLAN_SPAN * p->nsteps / p->ik : 1;
+    int bits = *sig_bits;
+    for (int64_t sx0 = 0; sx0 < nst; sx0 += span) {
+        const int64_t sx1 = sx0 + span < nst ? sx0 + span : nst;
+#if DOT_HAVE_T512
+        /* a full panel, no padding position: 8 lanes at once (the kernel's
+         * presence means AVX-512) */
+        if (nl == 8 && pt && jb->direct && L->live == 8 &&
+            (sx1 - 1) / p->nsteps * p->ik + p->soff[(sx1 - 1) % p->nsteps] +
+                    p->scnt[(sx1 - 1) % p->nsteps] <= jb->x->k &&
+            plan_panel(p, L, pt, jb->x->k, bsz, min2, sx0, sx1))
+            continue;
+        if (nl == 1 && pt && jb->direct && jb->steps8 && bsz % 8 == 0 &&
+            (sx1 - 1) / p->nsteps * p->ik + p->soff[(sx1 - 1) % p->nsteps] +
+                    p->scnt[(sx1 - 1) % p->nsteps] <= jb->x->k &&
+            plan_row8(p, L, pt, bsz, min2, sx0, sx1))
+            continue;
+#endif
+        for (int q = 0; q < L->live; q++)
+            if (!plan_lane(jb->x, p, L, pt, kpos, kblk, bsz, jb->direct, ef, nl, min2, q, sx0,
+                           sx1, &bits))
+                return 0;
+    }
+    for (int q = L->live; q < nl; q++) { /* padding columns */
+        for (int64_t pos = 0; pos < p->kp; pos++)
+            PLAN_PAD(L->v[pos * nl + q], L->e[pos * nl + q], L->l[pos * nl + q]);
+        for (int64_t sx = 0; sx < nst; sx++) {
+            L->mx[sx * nl + q] = -2 * FS_BIG;
+            L->mn[sx * nl + q] = L->mn2[sx * nl + q] = 2 * FS_BIG;
+            L->at[sx * nl + q] = 0;
         }
     }
+    if (pt) /* the fast path's significands (plan_tab) */
+        bits = pt->bits_hi > bits ? pt->bits_hi : bits;
     *sig_bits = bits;
     return 1;
 }
 
-/* One thread's share of the plan: rows r0 .. r1 of the list "A's rows, then
- * B's np columns", each decoded, written and bounded per step. */
-typedef struct plan_job {
-    const dctx *x;
-    const mx_simd_plan *p;
-    const pcode *tab_a, *tab_b; /* NULL: decode_row and plan_row */
-    const int64_t *kpos;        /* K index of each plan position, -1: padding */
-    const int64_t *kblk_a, *kblk_b; /* its block of A's and B's scales (0 unscaled) */
-    int64_t r0, r1;
-    int ok, sig_a, sig_b;
-} plan_job;
+/* plan_fill with its constants (one copy of the loop each): a table, an
+ * IEEE-style format's codes, or decode_row's rows */
+static int plan_fill_a(const plan_job *jb, const plan_lanes *L, int *sig_bits)
+{
+    const ptable *pt = jb->tab_a;
+    const int64_t bsz = jb->x->a_scales ? jb->x->a_block : 0;
+    const mx_fmt *ef = jb->ieee_a ? jb->x->af : NULL;
+    if (pt)
+        return jb->min2 ? plan_fill(jb, L, pt, jb->kblk_a, bsz, NULL, 1, 1, sig_bits)
+                        : plan_fill(jb, L, pt, jb->kblk_a, bsz, NULL, 1, 0, sig_bits);
+    if (ef)
+        return jb->min2 ? plan_fill(jb, L, NULL, NULL, 0, ef, 1, 1, sig_bits)
+                        : plan_fill(jb, L, NULL, NULL, 0, ef, 1, 0, sig_bits);
+    return jb->min2 ? plan_fill(jb, L, NULL, NULL, 0, NULL, 1, 1, sig_bits)
+                    : plan_fill(jb, L, NULL, NULL, 0, NULL, 1, 0, sig_bits);
+}
+
+static int plan_fill_b(const plan_job *jb, const plan_lanes *L, int *sig_bits)
+{
+    const ptable *pt = jb->tab_b;
+    const int64_t bsz = jb->x->b_scales ? jb->x->b_block : 0;
+    const mx_fmt *ef = jb->ieee_b ? jb->x->bf : NULL;
+    if (pt)
+        return jb->min2 ? plan_fill(jb, L, pt, jb->kblk_b, bsz, NULL, 8, 1, sig_bits)
+                        : plan_fill(jb, L, pt, jb->kblk_b, bsz, NULL, 8, 0, sig_bits);
+    if (ef)
+        return jb->min2 ? plan_fill(jb, L, NULL, NULL, 0, ef, 8, 1, sig_bits)
+                        : plan_fill(jb, L, NULL, NULL, 0, ef, 8, 0, sig_bits);
+    return jb->min2 ? plan_fill(jb, L, NULL, NULL, 0, NULL, 8, 1, sig_bits)
+                    : plan_fill(jb, L, NULL, NULL, 0, NULL, 8, 0, sig_bits);
+}
 
 static void plan_worker(void *arg)
 {
     plan_job *jb = arg;
     const dctx *x = jb->x;
     const mx_simd_plan *p = jb->p;
-    const int64_t kp = p->kp, np = p->np, m = x->m, nst = p->n_instr * p->nsteps;
-    side *rs = malloc(sizeof(side) * (size_t)(x->k + 1));
-    fside *rf = malloc(sizeof(fside) * (size_t)(x->k + 1));
-    pscale *sc = malloc(sizeof(pscale) * (size_t)(x->k + 1));
-    if (!rs || !rf || !sc) {
+    const int64_t kp = p->kp, np = p->np, nst = p->n_instr * p->nsteps, k = x->k;
+    const int decode = (!jb->tab_a && !jb->ieee_a) || (!jb->tab_b && !jb->ieee_b);
+    const int64_t nba = x->a_scales ? k / x->a_block : 1, nbb = x->b_scales ? k / x->b_block : 1;
+    const int64_t nb = nba > nbb ? nba : nbb;
+    side *rs = decode ? malloc(sizeof(side) * (size_t)(k + 1)) : NULL;
+    fside *rf = decode ? malloc(sizeof(fside) * (size_t)(8 * k + 1)) : NULL;
+    pscale *sc = malloc(sizeof(pscale) * (size_t)(8 * nb));
+    if ((decode && (!rs || !rf)) || !sc) {
         jb->ok = 0;
         free(rs);
         free(rf);
@@ -1552,68 +2047,61 @@ static void plan_worker(void *arg)
         return;
     }
     /* the plan's arrays are written through these (the plan itself is const) */
-    double *va = (double *)p->va, *vb = (double *)p->vb;
-    int32_t *ea = (int32_t *)p->ea, *la = (int32_t *)p->la, *eb = (int32_t *)p->eb,
-            *lb = (int32_t *)p->lb;
-    int32_t *amax = (int32_t *)p->amax_e, *amin = (int32_t *)p->amin_l,
-            *bmax = (int32_t *)p->bmax_e, *bmin = (int32_t *)p->bmin_l;
-    int32_t *amin2 = (int32_t *)p->amin2_l, *bmin2 = (int32_t *)p->bmin2_l,
-            *amin_at = (int32_t *)p->amin_at, *bmin_at = (int32_t *)p->bmin_at;
-    for (int64_t r = jb->r0; r < jb->r1 && jb->ok; r++) {
-        const int b_side = r >= m;
-        const int64_t row = b_side ? r - m : r;
-        /* where the row's K positions go: A contiguous, B's column in its panel */
-        const int64_t base = b_side ? (row / 8) * kp * 8 + row % 8 : row * kp;
-        const int64_t stride = b_side ? 8 : 1;
-        double *v = (b_side ? vb : va) + base;
-        int32_t *e = (b_side ? eb : ea) + base, *l = (b_side ? lb : la) + base;
-        if (b_side && row >= x->n) { /* a padding column */
-            for (int64_t pos = 0; pos < kp; pos++) {
-                v[pos * 8] = 0.0;
-                e[pos * 8] = -2 * FS_BIG;
-                l[pos * 8] = 2 * FS_BIG;
-            }
+    plan_lanes L;
+    for (int64_t r = jb->a0; r < jb->a1 && jb->ok; r++) {
+        L = (plan_lanes){1, {NULL}, {NULL}, {NULL}, (double *)p->va + r * kp,
+                         (int32_t *)p->ea + r * kp, (int32_t *)p->la + r * kp,
+                         (int32_t *)p->amax_e + r * nst, (int32_t *)p->amin_l + r * nst,
+                         (int32_t *)p->amin2_l + r * nst, (int32_t *)p->amin_at + r * nst,
+                         (uint8_t *)p->row_spec + r * p->n_instr, 1};
+        if (jb->tab_a) {
+            plan_scales(x, 0, r, jb->tab_a, sc);
+            L.codes[0] = x->a_codes + r * k;
+            L.sc[0] = sc;
+            jb->ok = plan_fill_a(jb, &L, &jb->sig_a);
+        } else if (jb->ieee_a) {
+            L.codes[0] = x->a_codes + r * k;
+            jb->ok = plan_fill_a(jb, &L, &jb->sig_a);
         } else {
-            const pcode *tab = b_side ? jb->tab_b : jb->tab_a;
-            uint8_t *spec =
-                (uint8_t *)(b_side ? p->col_spec + row : p->row_spec + row * p->n_instr);
-            int *bits = b_side ? &jb->sig_b : &jb->sig_a;
-            if (tab) {
-                jb->ok = plan_row_table(x, b_side, row, tab, jb->kpos,
-                                        b_side ? jb->kblk_b : jb->kblk_a, kp, stride, v, e, l,
-                                        spec, b_side ? np : 1, bits, sc);
+            decode_row(x, 0, r, rs, rf);
+            L.rf[0] = rf;
+            jb->ok = plan_fill_a(jb, &L, &jb->sig_a);
+        }
+    }
+    for (int64_t pn = jb->p0; pn < jb->p1 && jb->ok; pn++) {
+        const int64_t j0 = pn * 8, live = x->n - j0 < 8 ? x->n - j0 : 8;
+        L = (plan_lanes){(int)live, {NULL}, {NULL}, {NULL}, (double *)p->vb + pn * kp * 8,
+                         (int32_t *)p->eb + pn * kp * 8, (int32_t *)p->lb + pn * kp * 8,
+                         (int32_t *)p->bmax_e + pn * nst * 8, (int32_t *)p->bmin_l + pn * nst * 8,
+                         (int32_t *)p->bmin2_l + pn * nst * 8,
+                         (int32_t *)p->bmin_at + pn * nst * 8, (uint8_t *)p->col_spec + j0, np};
+        for (int64_t q = 0; q < live; q++) {
+            if (jb->tab_b) {
+                plan_scales(x, 1, j0 + q, jb->tab_b, sc + q * nb);
+                L.codes[q] = x->b_codes + (j0 + q) * k;
+                L.sc[q] = sc + q * nb;
+            } else if (jb->ieee_b) {
+                L.codes[q] = x->b_codes + (j0 + q) * k;
             } else {
-                decode_row(x, b_side, row, rs, rf);
-                jb->ok = plan_row(x, rf, kp, stride, v, e, l, spec, b_side ? np : 1, bits);
+                decode_row(x, 1, j0 + q, rs, rf + q * k);
+                L.rf[q] = rf + q * k;
             }
         }
-        /* the bounds of each step (its positions lo .. hi): the largest
-         * alignment, the lowest bit, where it is and the next lowest */
-        for (int64_t sx = 0; sx < nst; sx++) {
-            const int64_t lo = (sx / p->nsteps) * p->ik + p->soff[sx % p->nsteps];
-            const int64_t hi = lo + p->scnt[sx % p->nsteps];
-            int32_t mx = -2 * FS_BIG, mn = 2 * FS_BIG, mn2 = 2 * FS_BIG, at = 0;
-            for (int64_t pos = lo; pos < hi; pos++) {
-                const int32_t lv = l[pos * stride];
-                mx = e[pos * stride] > mx ? e[pos * stride] : mx;
-                if (lv < mn) {
-                    mn2 = mn;
-                    mn = lv;
-                    at = (int32_t)(pos - lo);
-                } else if (lv < mn2) {
-                    mn2 = lv;
-                }
-            }
-            const int64_t o = b_side ? (row / 8) * nst * 8 + sx * 8 + row % 8 : row * nst + sx;
-            (b_side ? bmax : amax)[o] = mx;
-            (b_side ? bmin : amin)[o] = mn;
-            (b_side ? bmin2 : amin2)[o] = mn2;
-            (b_side ? bmin_at : amin_at)[o] = at;
-        }
+        jb->ok = plan_fill_b(jb, &L, &jb->sig_b);
     }
     free(rs);
     free(rf);
     free(sc);
+}
+
+/* An IEEE-style float format (sign bit, IEEE specials, subnormals) whose
+ * every finite code is inside the kernel's exponent range and whose
+ * significands fit 31 bits: plan_ieee decodes it. */
+static int ieee_plain(const mx_fmt *f)
+{
+    return !f->is_int && f->is_signed && f->specials == MXEMU_SPECIALS_IEEE && f->subnormals &&
+           f->exp_bits >= 1 && f->man_bits <= 30 && f->bits <= 32 &&
+           f->emin - f->man_bits >= -400 && f->emax <= 400;
 }
 
 /* Fills *p (its arrays in one allocation, *mem) when the kernel covers the
@@ -1686,11 +2174,17 @@ static int simd_plan_build(const dctx *x, mx_simd_plan *p, void **mem, void **me
     int32_t *soff = bmin_at + np * nst, *scnt = soff + nsb;
     uint8_t *rsp = (uint8_t *)(scnt + nsb), *csp = rsp + m * ni;
     memset(rsp, 0, (size_t)(m * ni + ni * np));
+    int64_t tiled = 0; /* the steps tile each instruction in order (plan_fill walks them) */
     for (int b = 0; b < nsb; b++) {
         soff[b] = blocks || chunked ? (int32_t)(b * seg) : x->soff[b];
         scnt[b] = blocks || chunked
                       ? (int32_t)(b * seg + seg <= x->ik ? seg : x->ik - b * seg)
                       : x->scnt[b];
+        tiled = soff[b] == tiled && scnt[b] >= 0 ? tiled + scnt[b] : -1;
+    }
+    if (tiled != ik) {
+        free(buf);
+        return 0;
     }
     p->amax_e = amax;
     p->amin_l = amin;
@@ -1718,16 +2212,21 @@ static int simd_plan_build(const dctx *x, mx_simd_plan *p, void **mem, void **me
     /* the operands, A's rows and B's columns split across the threads */
     const int64_t nth = threads < (m + np) / 64 + 1 ? threads : (m + np) / 64 + 1;
     plan_job *jobs = malloc(sizeof(plan_job) * (size_t)nth);
-    /* tables of the operands' codes pay when there are more elements than codes */
-    pcode *tab_a = x->af->bits <= PCODE_BITS && m * x->k >= (4ll << x->af->bits)
-                       ? pcode_table(x, x->af, x->ta) : NULL;
-    pcode *tab_b = x->bf->bits <= PCODE_BITS && n * x->k >= (4ll << x->bf->bits)
-                       ? pcode_table(x, x->bf, x->tb) : NULL;
+    /* tables of the operands' codes (formats of at most 16 bits: those with an
+     * unpack table) pay when there are more elements than codes; one for both
+     * when A and B share the format */
+    const int same = x->ta && x->ta == x->tb;
+    ptable pta = {0}, ptb = {0};
+    const int use_a = x->ta && (same ? m + n : m) * x->k >= (4ll << x->af->bits) &&
+                      ptable_build(x, x->af, x->ta, &pta);
+    const int use_b = same ? use_a
+                           : x->tb && n * x->k >= (4ll << x->bf->bits) &&
+                                 ptable_build(x, x->bf, x->tb, &ptb);
     int64_t *kpos = malloc(sizeof(int64_t) * (size_t)(3 * kp + 1));
     if (!jobs || !kpos) {
         free(jobs);
-        free(tab_a);
-        free(tab_b);
+        free(pta.t);
+        free(ptb.t);
         free(kpos);
         free(buf);
         return 0;
@@ -1739,12 +2238,26 @@ static int simd_plan_build(const dctx *x, mx_simd_plan *p, void **mem, void **me
         kblk_a[pos] = x->a_scales && kk < x->k ? kk / x->a_block : 0;
         kblk_b[pos] = x->b_scales && kk < x->k ? kk / x->b_block : 0;
     }
-    for (int64_t t = 0; t < nth; t++)
-        jobs[t] = (plan_job){x, p, tab_a, tab_b, kpos, kblk_a, kblk_b, (m + np) * t / nth,
-                             (m + np) * (t + 1) / nth, 1, 0, 0};
+    /* A's rows, then B's panels of 8 columns (a panel weighs 8 rows) */
+    const int min2 = x->unit.bounded && !blocks && !chunked;
+    int direct = 1;
+    for (int64_t u = 0; u < ik; u++)
+        direct &= x->perm[u] == u;
+    int steps8 = 1;
+    for (int b = 0; b < nsb; b++)
+        steps8 &= scnt[b] % 8 == 0;
+    const int ieee_a = !use_a && !x->a_scales && ieee_plain(x->af);
+    const int ieee_b = !use_b && !x->b_scales && ieee_plain(x->bf);
+    for (int64_t t = 0; t < nth; t++) {
+        const int64_t u0 = (m + np) * t / nth, u1 = (m + np) * (t + 1) / nth;
+        jobs[t] = (plan_job){x, p, use_a ? &pta : NULL, use_b ? (same ? &pta : &ptb) : NULL,
+                             kpos, kblk_a, kblk_b, u0 < m ? u0 : m, u1 < m ? u1 : m,
+                             u0 > m ? (u0 - m + 7) / 8 : 0, u1 > m ? (u1 - m + 7) / 8 : 0,
+                             min2, direct, ieee_a, ieee_b, steps8, 1, 0, 0};
+    }
     run_parallel(plan_worker, jobs, sizeof(plan_job), nth);
-    free(tab_a);
-    free(tab_b);
+    free(pta.t);
+    free(ptb.t);
     free(kpos);
     int ok = 1, sig_a = 0, sig_b = 0;
     for (int64_t t = 0; t < nth; t++) {
@@ -1954,18 +2467,19 @@ static int32_t run_model(const mxemu_accum_config *cfg, int64_t m, int64_t n, in
             return MXEMU_ERR_ARG;
         x.limbs = (int32_t)(width / 64 + 4);
     }
-    /* 6. codes in range (before anything is written) */
+    /* 6. codes in range (before anything is written); the bits above each mask
+     * OR-ed together, a loop the compiler vectorises */
+    uint32_t over = 0;
     for (int64_t i = 0; i < m * k; i++)
-        if (a_codes[i] > af.code_mask)
-            return MXEMU_ERR_CODE_RANGE;
+        over |= a_codes[i] & ~af.code_mask;
     for (int64_t i = 0; i < n * k; i++)
-        if (b_codes[i] > bf.code_mask)
-            return MXEMU_ERR_CODE_RANGE;
+        over |= b_codes[i] & ~bf.code_mask;
     const int64_t n_out = diag ? m : m * n;
     if (c_codes)
         for (int64_t i = 0; i < n_out; i++)
-            if (c_codes[i] > x.cf.code_mask)
-                return MXEMU_ERR_CODE_RANGE;
+            over |= c_codes[i] & ~x.cf.code_mask;
+    if (over)
+        return MXEMU_ERR_CODE_RANGE;
     if (a_scales)
         for (int64_t i = 0; i < m * (k / a_block); i++)
             if (a_scales[i] > sf.code_mask)
@@ -2027,7 +2541,9 @@ static int32_t run_model(const mxemu_accum_config *cfg, int64_t m, int64_t n, in
     x.zero_align = x.has_floor ? x.floor : -FS_BIG;
     /* 8. the operands, decoded once with their scales folded in: straight into
      * the vectorised kernel's plan when it applies, else as sides */
-    ucode *ta = unpack_table(&af), *tb = unpack_table(&bf);
+    /* one table when A and B share the format (64K codes each for FP16) */
+    ucode *ta = unpack_table(&af);
+    ucode *tb = !memcmp(&af, &bf, sizeof af) ? ta : unpack_table(&bf);
     ucode *ts = scaled ? unpack_table(&sf) : NULL;
     x.af = &af;
     x.bf = &bf;
@@ -2100,8 +2616,9 @@ static int32_t run_model(const mxemu_accum_config *cfg, int64_t m, int64_t n, in
     free(bs);
     free(fa);
     free(fb);
+    if (tb != ta)
+        free(tb);
     free(ta);
-    free(tb);
     free(ts);
     free(lay);
     return st;

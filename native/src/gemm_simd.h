@@ -85,7 +85,9 @@ typedef struct mx_simd_plan {
      * (j0 / 8) * nst * 8 + step * 8 + lane) */
     const int32_t *amax_e, *amin_l, *bmax_e, *bmin_l;
     /* the same places: the second lowest lsb and the lowest's position in the
-     * step (a tighter bound on the products' lowest bit, see gemm_simd.c) */
+     * step (a tighter bound on the products' lowest bit, see gemm_simd.c);
+     * built for bounded F without chunks or scale blocks (the routes that read
+     * them), elsewhere the lowest lsb and 0: a weaker bound that holds too */
     const int32_t *amin2_l, *amin_at, *bmin2_l, *bmin_at;
     const uint8_t *row_spec;     /* m x n_instr: a NaN/Inf in A's slice    */
     const uint8_t *col_spec;     /* n_instr x np: a NaN/Inf in B's slice   */
