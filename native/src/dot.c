@@ -1692,6 +1692,12 @@ MX_INLINE void plan_bound(plan_bnd *b, int32_t ee, int32_t ll, int32_t at, int m
     b->mn = ll < b->mn ? ll : b->mn;
 }
 
+/* The first K position (in step order) of step sx = ins * nsteps + st. */
+MX_INLINE int64_t step_lo(const mx_simd_plan *p, int64_t sx)
+{
+    return sx / p->nsteps * p->ik + p->soff[sx % p->nsteps];
+}
+
 /* Lane q of steps sx0 .. sx1 - 1 into the plan, with each step's bounds (the
  * largest alignment, the lowest bit, where it is and the next lowest: those
  * two only when min2, else the lowest and 0, a weaker bound that holds too).
@@ -1708,19 +1714,14 @@ MX_INLINE int plan_lane(const dctx *x, const mx_simd_plan *p, const plan_lanes *
     const uint32_t *const codes = L->codes[q];
     const pscale *const sc = L->sc[q];
     const fside *const rf = L->rf[q];
-    const int64_t ik = p->ik, k = x->k;
+    const int64_t k = x->k;
     const int nsteps = p->nsteps;
     const pcode *const tab = pt ? pt->t : NULL;
     const int ieee = ef != NULL; /* plan_ieee on the codes */
-    int64_t ins = sx0 / nsteps;
-    int st = (int)(sx0 - ins * nsteps);
-    for (int64_t sx = sx0; sx < sx1; sx++, st++) {
-        if (st == nsteps) {
-            st = 0;
-            ins++;
-        }
+    for (int64_t sx = sx0; sx < sx1; sx++) {
+        const int64_t ins = sx / nsteps;
         uint8_t *const spec = L->spec + ins * L->spec_stride + q;
-        const int64_t lo = ins * ik + p->soff[st], hi = lo + p->scnt[st];
+        const int64_t lo = step_lo(p, sx), hi = lo + p->scnt[sx % nsteps];
         plan_bnd bd = {-2 * FS_BIG, 2 * FS_BIG, 2 * FS_BIG, 0};
         if (pt && direct && hi <= k) {
             /* positions in K order, none padding: runs of one scale block, its
@@ -1789,6 +1790,21 @@ MX_INLINE int plan_lane(const dctx *x, const mx_simd_plan *p, const plan_lanes *
 #define PLAN_SPAN 128
 
 #if DOT_HAVE_T512
+/* The table entries of 8 codes: value, exponent and lowest set bit (int16
+ * fields), and the entry's second word (slow, bits, zero bytes from bit 0). */
+DOT_T512 static inline void table_gather8(const ptable *pt, __m256i code, __m512d *tv,
+                                          __m256i *texp, __m256i *tlow, __m256i *hi32)
+{
+    const __m256i c2 = _mm256_add_epi32(code, code); /* 16-byte entries */
+    *tv = _mm512_i32gather_pd(c2, &pt->t[0].v, 8);
+    const __m512i meta = _mm512_i32gather_epi64(_mm256_add_epi32(c2, _mm256_set1_epi32(1)),
+                                                &pt->t[0].v, 8);
+    const __m256i lo32 = _mm512_cvtepi64_epi32(meta);
+    *hi32 = _mm512_cvtepi64_epi32(_mm512_srli_epi64(meta, 32));
+    *texp = _mm256_srai_epi32(_mm256_slli_epi32(lo32, 16), 16);
+    *tlow = _mm256_srai_epi32(lo32, 16);
+}
+
 /* A full B panel (8 live lanes, the lanes of the vectors) of steps sx0 .. sx1
  * - 1, table codes in K order, none padding: plan_lane's fast path for the 8
  * columns at once.  Returns 0, having written part of the span, where an
@@ -1797,21 +1813,14 @@ MX_INLINE int plan_lane(const dctx *x, const mx_simd_plan *p, const plan_lanes *
 DOT_T512 static int plan_panel(const mx_simd_plan *p, const plan_lanes *L, const ptable *pt,
                                int64_t k, int64_t bsz, int min2, int64_t sx0, int64_t sx1)
 {
-    const int64_t ik = p->ik;
     const int nsteps = p->nsteps;
     const uint32_t *codes = L->codes[0]; /* lane q's row at q * k */
     const __m512i lane_k = _mm512_mullo_epi64(_mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0),
                                               _mm512_set1_epi64(k));
     const __m256i big = _mm256_set1_epi32(FS_BIG);
     __m256i slow = _mm256_setzero_si256();
-    int64_t ins = sx0 / nsteps;
-    int st = (int)(sx0 - ins * nsteps);
-    for (int64_t sx = sx0; sx < sx1; sx++, st++) {
-        if (st == nsteps) {
-            st = 0;
-            ins++;
-        }
-        const int64_t lo = ins * ik + p->soff[st], hi = lo + p->scnt[st];
+    for (int64_t sx = sx0; sx < sx1; sx++) {
+        const int64_t lo = step_lo(p, sx), hi = lo + p->scnt[sx % nsteps];
         __m256i mx = _mm256_set1_epi32(-2 * FS_BIG), mn = _mm256_set1_epi32(2 * FS_BIG);
         __m256i mn2 = mn, at = _mm256_setzero_si256();
         for (int64_t pos = lo; pos < hi;) {
@@ -1837,15 +1846,9 @@ DOT_T512 static int plan_panel(const mx_simd_plan *p, const plan_lanes *L, const
             for (; pos < end; pos++) {
                 const __m256i code = _mm512_i64gather_epi32(
                     _mm512_add_epi64(lane_k, _mm512_set1_epi64(pos)), codes, 4);
-                const __m256i c2 = _mm256_add_epi32(code, code); /* 16-byte entries */
-                const __m512d tv = _mm512_i32gather_pd(c2, &pt->t[0].v, 8);
-                const __m512i meta = _mm512_i32gather_epi64(
-                    _mm256_add_epi32(c2, _mm256_set1_epi32(1)), &pt->t[0].v, 8);
-                /* exp, low (int16), slow, bits, zero (bytes) from bit 0 */
-                const __m256i lo32 = _mm512_cvtepi64_epi32(meta);
-                const __m256i hi32 = _mm512_cvtepi64_epi32(_mm512_srli_epi64(meta, 32));
-                const __m256i texp = _mm256_srai_epi32(_mm256_slli_epi32(lo32, 16), 16);
-                const __m256i tlow = _mm256_srai_epi32(lo32, 16);
+                __m512d tv;
+                __m256i texp, tlow, hi32;
+                table_gather8(pt, code, &tv, &texp, &tlow, &hi32);
                 slow = _mm256_or_si256(slow, _mm256_and_si256(hi32, _mm256_set1_epi32(0xFF)));
                 const __mmask8 z =
                     _mm256_test_epi32_mask(hi32, _mm256_set1_epi32(0xFF0000));
@@ -1878,21 +1881,14 @@ DOT_T512 static int plan_panel(const mx_simd_plan *p, const plan_lanes *L, const
 DOT_T512 static int plan_row8(const mx_simd_plan *p, const plan_lanes *L, const ptable *pt,
                               int64_t bsz, int min2, int64_t sx0, int64_t sx1)
 {
-    const int64_t ik = p->ik;
     const int nsteps = p->nsteps;
     const uint32_t *codes = L->codes[0];
     const pscale *sc = L->sc[0];
     const __m256i big = _mm256_set1_epi32(FS_BIG), ff = _mm256_set1_epi32(0xFF);
     const __m256i iota = _mm256_set_epi32(7, 6, 5, 4, 3, 2, 1, 0);
     __m256i slow = _mm256_setzero_si256();
-    int64_t ins = sx0 / nsteps;
-    int st = (int)(sx0 - ins * nsteps);
-    for (int64_t sx = sx0; sx < sx1; sx++, st++) {
-        if (st == nsteps) {
-            st = 0;
-            ins++;
-        }
-        const int64_t lo = ins * ik + p->soff[st], hi = lo + p->scnt[st];
+    for (int64_t sx = sx0; sx < sx1; sx++) {
+        const int64_t lo = step_lo(p, sx), hi = lo + p->scnt[sx % nsteps];
         __m256i mx = _mm256_set1_epi32(-2 * FS_BIG), mn = _mm256_set1_epi32(2 * FS_BIG);
         __m256i mn2 = mn, at = _mm256_setzero_si256();
         for (int64_t pos = lo; pos < hi; pos += 8) {
@@ -1900,14 +1896,9 @@ DOT_T512 static int plan_row8(const mx_simd_plan *p, const plan_lanes *L, const 
             if (s->slow)
                 return 0;
             const __m256i code = _mm256_loadu_si256((const __m256i *)(codes + pos));
-            const __m256i c2 = _mm256_add_epi32(code, code); /* 16-byte entries */
-            const __m512d tv = _mm512_i32gather_pd(c2, &pt->t[0].v, 8);
-            const __m512i meta = _mm512_i32gather_epi64(
-                _mm256_add_epi32(c2, _mm256_set1_epi32(1)), &pt->t[0].v, 8);
-            const __m256i lo32 = _mm512_cvtepi64_epi32(meta);
-            const __m256i hi32 = _mm512_cvtepi64_epi32(_mm512_srli_epi64(meta, 32));
-            const __m256i texp = _mm256_srai_epi32(_mm256_slli_epi32(lo32, 16), 16);
-            const __m256i tlow = _mm256_srai_epi32(lo32, 16);
+            __m512d tv;
+            __m256i texp, tlow, hi32;
+            table_gather8(pt, code, &tv, &texp, &tlow, &hi32);
             slow = _mm256_or_si256(slow, _mm256_and_si256(hi32, ff));
             const __mmask8 z = _mm256_test_epi32_mask(hi32, _mm256_set1_epi32(0xFF0000));
             const __m256i ee = _mm256_mask_blend_epi32(
@@ -1964,16 +1955,16 @@ MX_INLINE int plan_fill(const plan_job *jb, const plan_lanes *L, const ptable *p
     for (int64_t sx0 = 0; sx0 < nst; sx0 += span) {
         const int64_t sx1 = sx0 + span < nst ? sx0 + span : nst;
 #if DOT_HAVE_T512
+        /* where the span's last step ends (past K: padding positions) */
+        const int64_t last_end = step_lo(p, sx1 - 1) + p->scnt[(sx1 - 1) % p->nsteps];
         /* a full panel, no padding position: 8 lanes at once (the kernel's
          * presence means AVX-512) */
         if (nl == 8 && pt && jb->direct && L->live == 8 &&
-            (sx1 - 1) / p->nsteps * p->ik + p->soff[(sx1 - 1) % p->nsteps] +
-                    p->scnt[(sx1 - 1) % p->nsteps] <= jb->x->k &&
+            last_end <= jb->x->k &&
             plan_panel(p, L, pt, jb->x->k, bsz, min2, sx0, sx1))
             continue;
         if (nl == 1 && pt && jb->direct && jb->steps8 && bsz % 8 == 0 &&
-            (sx1 - 1) / p->nsteps * p->ik + p->soff[(sx1 - 1) % p->nsteps] +
-                    p->scnt[(sx1 - 1) % p->nsteps] <= jb->x->k &&
+            last_end <= jb->x->k &&
             plan_row8(p, L, pt, bsz, min2, sx0, sx1))
             continue;
 #endif
@@ -1998,35 +1989,33 @@ MX_INLINE int plan_fill(const plan_job *jb, const plan_lanes *L, const ptable *p
 }
 
 /* plan_fill with its constants (one copy of the loop each): a table, an
- * IEEE-style format's codes, or decode_row's rows */
+ * IEEE-style format's codes, or decode_row's rows; nl a literal at each call */
+static inline int plan_fill_cases(const plan_job *jb, const plan_lanes *L, const ptable *pt,
+                                  const int64_t *kblk, int64_t bsz, const mx_fmt *ef,
+                                  const int nl, int *sig_bits)
+{
+    if (pt)
+        return jb->min2 ? plan_fill(jb, L, pt, kblk, bsz, NULL, nl, 1, sig_bits)
+                        : plan_fill(jb, L, pt, kblk, bsz, NULL, nl, 0, sig_bits);
+    if (ef)
+        return jb->min2 ? plan_fill(jb, L, NULL, NULL, 0, ef, nl, 1, sig_bits)
+                        : plan_fill(jb, L, NULL, NULL, 0, ef, nl, 0, sig_bits);
+    return jb->min2 ? plan_fill(jb, L, NULL, NULL, 0, NULL, nl, 1, sig_bits)
+                    : plan_fill(jb, L, NULL, NULL, 0, NULL, nl, 0, sig_bits);
+}
+
 static int plan_fill_a(const plan_job *jb, const plan_lanes *L, int *sig_bits)
 {
-    const ptable *pt = jb->tab_a;
-    const int64_t bsz = jb->x->a_scales ? jb->x->a_block : 0;
-    const mx_fmt *ef = jb->ieee_a ? jb->x->af : NULL;
-    if (pt)
-        return jb->min2 ? plan_fill(jb, L, pt, jb->kblk_a, bsz, NULL, 1, 1, sig_bits)
-                        : plan_fill(jb, L, pt, jb->kblk_a, bsz, NULL, 1, 0, sig_bits);
-    if (ef)
-        return jb->min2 ? plan_fill(jb, L, NULL, NULL, 0, ef, 1, 1, sig_bits)
-                        : plan_fill(jb, L, NULL, NULL, 0, ef, 1, 0, sig_bits);
-    return jb->min2 ? plan_fill(jb, L, NULL, NULL, 0, NULL, 1, 1, sig_bits)
-                    : plan_fill(jb, L, NULL, NULL, 0, NULL, 1, 0, sig_bits);
+    return plan_fill_cases(jb, L, jb->tab_a, jb->kblk_a,
+                           jb->x->a_scales ? jb->x->a_block : 0,
+                           jb->ieee_a ? jb->x->af : NULL, 1, sig_bits);
 }
 
 static int plan_fill_b(const plan_job *jb, const plan_lanes *L, int *sig_bits)
 {
-    const ptable *pt = jb->tab_b;
-    const int64_t bsz = jb->x->b_scales ? jb->x->b_block : 0;
-    const mx_fmt *ef = jb->ieee_b ? jb->x->bf : NULL;
-    if (pt)
-        return jb->min2 ? plan_fill(jb, L, pt, jb->kblk_b, bsz, NULL, 8, 1, sig_bits)
-                        : plan_fill(jb, L, pt, jb->kblk_b, bsz, NULL, 8, 0, sig_bits);
-    if (ef)
-        return jb->min2 ? plan_fill(jb, L, NULL, NULL, 0, ef, 8, 1, sig_bits)
-                        : plan_fill(jb, L, NULL, NULL, 0, ef, 8, 0, sig_bits);
-    return jb->min2 ? plan_fill(jb, L, NULL, NULL, 0, NULL, 8, 1, sig_bits)
-                    : plan_fill(jb, L, NULL, NULL, 0, NULL, 8, 0, sig_bits);
+    return plan_fill_cases(jb, L, jb->tab_b, jb->kblk_b,
+                           jb->x->b_scales ? jb->x->b_block : 0,
+                           jb->ieee_b ? jb->x->bf : NULL, 8, sig_bits);
 }
 
 static void plan_worker(void *arg)
