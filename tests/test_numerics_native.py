@@ -152,7 +152,9 @@ def test_dot_batch_native_matches_reference_dot(data):
     seed = data.draw(st.integers(0, 2**32 - 1))
     rng = np.random.default_rng(seed)
     rb = (int(rng.integers(0, 2**32)) if rkind == "int" else
-          rng.integers(0, 2**32, p) if rkind == "per_dot" else rng.integers(0, 2**32, (p, 3 * k + 8)))
+          rng.integers(0, 2**32, p) if rkind == "per_dot" else
+          # every step of every instruction, those of an instruction longer than K too
+          rng.integers(0, 2**32, (p, 3 * (k + (cfg.instruction_k or 0)) + 8)))
     NV._state["last"] = None
     with _backend.using("native"):
         got = dot_batch(a, b, fa, fb, sa, sb, c, cfg, rand_bits=rb)
