@@ -583,11 +583,18 @@ T512 static void tile(const mx_simd_plan *p, int64_t i, int nr, int64_t j0, int 
                 Lb[s] = _mm256_add_epi32(_mm256_set1_epi32(amin[r][sx]),
                                          load8i(bmin[pp] + sx * 8));
                 if (p->bounded) {
-                    /* the accumulator's exact lowest set bit, always: trying the
-                     * format's lsb first costs a branch that real data mispredicts */
+                    /* the accumulator is not cut at qb when it is zero or acc * 2^-qb
+                     * is a nonzero integer (a power-of-two scaling below 2^(F + 1): a
+                     * nonzero acc far below 2^qb may underflow, to a non-integer or to
+                     * zero, and is cut), tested always: trying the format's lsb first
+                     * costs a branch that real data mispredicts */
                     const __m256i qb = _mm256_sub_epi32(Eb[s], _mm256_set1_epi32(p->F));
+                    const __m512d ya = _mm512_scalef_pd(
+                        acc[s], _mm512_cvtepi32_pd(_mm256_sub_epi32(_mm256_setzero_si256(), qb)));
                     const __mmask8 acc_ok =
-                        acc0[s] | _mm256_cmpge_epi32_mask(low_bit(acc[s]), qb);
+                        acc0[s] | (_mm512_cmp_pd_mask(_mm512_roundscale_pd(ya, RZ_INT), ya,
+                                                      _CMP_EQ_OQ) &
+                                   _mm512_cmp_pd_mask(ya, zero, _CMP_NEQ_OQ));
                     fine[s] = _mm256_cmpge_epi32_mask(Lb[s], qb) & acc_ok;
                     /* a'. the tighter bound, while it keeps paying */
                     if ((__mmask8)(fine[s] | bad[s]) != 0xFF && guess_try(&score[0])) {
