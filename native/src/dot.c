@@ -38,14 +38,8 @@
 
 /* AVX-512 for the plan's B panels and the output encoding: those run only
  * where the vectorised kernel does (mx_simd_available) */
-#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__) && \
-    !defined(MXEMU_NO_MULTIVERSION)
+#if MX_HAVE_AVX512
 #include <immintrin.h>
-#define DOT_T512 __attribute__((target("avx512f,avx512dq,avx512vl,avx512bw")))
-#define DOT_HAVE_T512 1
-#else
-#define DOT_T512
-#define DOT_HAVE_T512 0
 #endif
 
 __extension__ typedef unsigned __int128 dt_u128;
@@ -1186,7 +1180,7 @@ typedef struct row_job {
  * nonzero when an output is bad or zero (those need the general path).
  * Branch-free, so the compiler vectorises it, with AVX-512 where the kernel
  * runs (always, when this is called). */
-DOT_T512 static int encode_row(const double *restrict a, const uint8_t *restrict bd,
+MX_T512 static int encode_row(const double *restrict a, const uint8_t *restrict bd,
                       const uint8_t *restrict ix, int64_t n, uint32_t sm, int32_t bias,
                       int32_t mb, uint32_t *restrict dr, uint8_t *restrict fr)
 {
@@ -1789,10 +1783,10 @@ MX_INLINE int plan_lane(const dctx *x, const mx_simd_plan *p, const plan_lanes *
  * while its lanes fill it.  The lanes from L->live on are padding columns. */
 #define PLAN_SPAN 128
 
-#if DOT_HAVE_T512
+#if MX_HAVE_AVX512
 /* The table entries of 8 codes: value, exponent and lowest set bit (int16
  * fields), and the entry's second word (slow, bits, zero bytes from bit 0). */
-DOT_T512 static inline void table_gather8(const ptable *pt, __m256i code, __m512d *tv,
+MX_T512 static inline void table_gather8(const ptable *pt, __m256i code, __m512d *tv,
                                           __m256i *texp, __m256i *tlow, __m256i *hi32)
 {
     const __m256i c2 = _mm256_add_epi32(code, code); /* 16-byte entries */
@@ -1810,7 +1804,7 @@ DOT_T512 static inline void table_gather8(const ptable *pt, __m256i code, __m512
  * columns at once.  Returns 0, having written part of the span, where an
  * element or a scale needs plan_code: the caller then writes the span with
  * plan_lane. */
-DOT_T512 static int plan_panel(const mx_simd_plan *p, const plan_lanes *L, const ptable *pt,
+MX_T512 static int plan_panel(const mx_simd_plan *p, const plan_lanes *L, const ptable *pt,
                                int64_t k, int64_t bsz, int min2, int64_t sx0, int64_t sx1)
 {
     const int nsteps = p->nsteps;
@@ -1878,7 +1872,7 @@ DOT_T512 static int plan_panel(const mx_simd_plan *p, const plan_lanes *L, const
  * of multiples of 8 positions) of steps sx0 .. sx1 - 1, 8 positions at once;
  * each lane of the vectors keeps its positions' bounds, merged at the step's
  * end.  Returns 0 as plan_panel does. */
-DOT_T512 static int plan_row8(const mx_simd_plan *p, const plan_lanes *L, const ptable *pt,
+MX_T512 static int plan_row8(const mx_simd_plan *p, const plan_lanes *L, const ptable *pt,
                               int64_t bsz, int min2, int64_t sx0, int64_t sx1)
 {
     const int nsteps = p->nsteps;
@@ -1954,7 +1948,7 @@ MX_INLINE int plan_fill(const plan_job *jb, const plan_lanes *L, const ptable *p
     int bits = *sig_bits;
     for (int64_t sx0 = 0; sx0 < nst; sx0 += span) {
         const int64_t sx1 = sx0 + span < nst ? sx0 + span : nst;
-#if DOT_HAVE_T512
+#if MX_HAVE_AVX512
         /* where the span's last step ends (past K: padding positions) */
         const int64_t last_end = step_lo(p, sx1 - 1) + p->scnt[(sx1 - 1) % p->nsteps];
         /* a full panel, no padding position: 8 lanes at once (the kernel's

@@ -20,11 +20,9 @@
  */
 #include "gemm_simd.h"
 
-#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__) && \
-    !defined(MXEMU_NO_MULTIVERSION)
+#if MX_HAVE_AVX512
 #include <immintrin.h>
 
-#define T512 __attribute__((target("avx512f,avx512dq,avx512vl,avx512bw")))
 #define BIG (1 << 28)
 
 int mx_simd_available(void)
@@ -40,20 +38,20 @@ int mx_simd_fma32_available(void)
 }
 
 /* 8 bytes (0 / nonzero) as a lane mask. */
-T512 static inline __mmask8 bytes_mask(const uint8_t *b)
+MX_T512 static inline __mmask8 bytes_mask(const uint8_t *b)
 {
     const __m128i v = _mm_loadl_epi64((const __m128i *)b);
     return (__mmask8)_mm_test_epi8_mask(v, v);
 }
 
-T512 static inline void mask_bytes(uint8_t *b, __mmask8 m)
+MX_T512 static inline void mask_bytes(uint8_t *b, __mmask8 m)
 {
     for (int l = 0; l < 8; l++)
         b[l] = (uint8_t)((m >> l) & 1u);
 }
 
 /* y rounded to an integer; rc as in mx_simd_fmt (the immediate needs a constant). */
-T512 static inline __m512d round_int(__m512d y, int rc)
+MX_T512 static inline __m512d round_int(__m512d y, int rc)
 {
     switch (rc) {
     case 0: return _mm512_roundscale_pd(y, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
@@ -63,12 +61,12 @@ T512 static inline __m512d round_int(__m512d y, int rc)
     }
 }
 
-T512 static inline __m256i load8i(const int32_t *p) { return _mm256_loadu_si256((const __m256i *)p); }
+MX_T512 static inline __m256i load8i(const int32_t *p) { return _mm256_loadu_si256((const __m256i *)p); }
 
 /* acc + sum of va[t] * vb[t] over the step by fused multiply-adds in eight
  * chains (only called where every partial sum is exact, so the grouping does
  * not matter; eight chains keep both FMA units busy through their latency). */
-T512 static inline __m512d fma_sum(const double *va, const double *vb, int nt, __m512d acc)
+MX_T512 static inline __m512d fma_sum(const double *va, const double *vb, int nt, __m512d acc)
 {
     __m512d s[8] = {acc, _mm512_setzero_pd(), _mm512_setzero_pd(), _mm512_setzero_pd(),
                     _mm512_setzero_pd(), _mm512_setzero_pd(), _mm512_setzero_pd(),
@@ -87,7 +85,7 @@ T512 static inline __m512d fma_sum(const double *va, const double *vb, int nt, _
 #define RZ_INT (_MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC)
 
 /* v cut toward zero to a multiple of 2^q, given nq = -q; *lost |= lanes that lost bits. */
-T512 static inline __m512d cut(__m512d v, __m512d nq, __mmask8 *lost)
+MX_T512 static inline __m512d cut(__m512d v, __m512d nq, __mmask8 *lost)
 {
     const __m512d y = _mm512_scalef_pd(v, nq);
     const __m512d r = _mm512_roundscale_pd(y, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
@@ -99,7 +97,7 @@ T512 static inline __m512d cut(__m512d v, __m512d nq, __mmask8 *lost)
  * of 2^Q below (nt + 1) * 2^(E + 4), which binary64 holds when E - Q + 4 + lg
  * <= 53.  The bounds Eb, Lb decide for most lanes; the others get their exact
  * E and Q, and lanes still too wide are marked bad. */
-T512 static inline __m512d exact_sum(const mx_simd_plan *p, int64_t i, int64_t j0, int64_t k0,
+MX_T512 static inline __m512d exact_sum(const mx_simd_plan *p, int64_t i, int64_t j0, int64_t k0,
                                      int nt, __m512d acc, __m256i accal, __mmask8 acc0,
                                      __m256i acc_lsb, __m256i Eb, __m256i Lb, __mmask8 *bad)
 {
@@ -130,7 +128,7 @@ T512 static inline __m512d exact_sum(const mx_simd_plan *p, int64_t i, int64_t j
 /* The exponent of the lowest set bit of each lane's value (a normal binary64;
  * zero lanes give INT32_MIN): exact, unlike the format's lsb, which ignores
  * the trailing zeros of the significand. */
-T512 static inline __m256i low_bit(__m512d v)
+MX_T512 static inline __m256i low_bit(__m512d v)
 {
     const __m512i sig = _mm512_or_si512(
         _mm512_and_si512(_mm512_castpd_si512(v), _mm512_set1_epi64((1ll << 52) - 1)),
@@ -146,7 +144,7 @@ T512 static inline __m256i low_bit(__m512d v)
  * A's lowest position and, per lane, the one at B's lowest position count
  * exactly; every other product has both factors at or above their second
  * lowest bits. */
-T512 static inline __m256i low_bound(const mx_simd_plan *p, int64_t row, int64_t j0, int64_t k0,
+MX_T512 static inline __m256i low_bound(const mx_simd_plan *p, int64_t row, int64_t j0, int64_t k0,
                                      int64_t sx)
 {
     const int64_t nst = p->n_instr * p->nsteps, ax = row * nst + sx;
@@ -162,7 +160,7 @@ T512 static inline __m256i low_bound(const mx_simd_plan *p, int64_t row, int64_t
 }
 
 /* s = a + b rounded, *err = the exact a + b - s (TwoSum). */
-T512 static inline __m512d two_sum(__m512d a, __m512d b, __m512d *err)
+MX_T512 static inline __m512d two_sum(__m512d a, __m512d b, __m512d *err)
 {
     const __m512d s = _mm512_add_pd(a, b);
     const __m512d bv = _mm512_sub_pd(s, a);
@@ -172,7 +170,7 @@ T512 static inline __m512d two_sum(__m512d a, __m512d b, __m512d *err)
 
 /* hi + lo (exact as a pair) as one binary64 rounded to odd: it then rounds into any
  * format of at most 51 significand bits exactly as the exact sum would. */
-T512 static inline __m512d round_to_odd(__m512d hi, __m512d lo)
+MX_T512 static inline __m512d round_to_odd(__m512d hi, __m512d lo)
 {
     __m512d e;
     const __m512d s = two_sum(hi, lo, &e);
@@ -192,7 +190,7 @@ T512 static inline __m512d round_to_odd(__m512d hi, __m512d lo)
 
 /* tot rounded once into f (the acc of the next step): lanes whose tot leaves
  * f's normal range, or is a zero from cut bits, are marked bad. */
-T512 static inline __m512d round_into(__m512d tot, const mx_simd_fmt *f, __mmask8 lost,
+MX_T512 static inline __m512d round_into(__m512d tot, const mx_simd_fmt *f, __mmask8 lost,
                                       __mmask8 *inex, __mmask8 *bad, __m256i *accal,
                                       int32_t zero_align)
 {
@@ -221,7 +219,7 @@ T512 static inline __m512d round_into(__m512d tot, const mx_simd_fmt *f, __mmask
 /* c. every term cut: acc + the products, each cut toward zero to a multiple of
  * 2^q (nq = -q), summed in units of 2^q (exact); the bits cut OR-ed together
  * (y - trunc(y) is +0 exactly when none). */
-T512 static inline __m512d cut_sum(const double *va, const double *vb, int nt, __m512d acc,
+MX_T512 static inline __m512d cut_sum(const double *va, const double *vb, int nt, __m512d acc,
                                    __m512d nq, __mmask8 *lost)
 {
     const __m512d y0 = _mm512_scalef_pd(acc, nq);
@@ -297,7 +295,7 @@ static inline void guess_done(guess *g, int passed)
  * B's loads are shared by the rows, and with two panels each of A's broadcasts
  * feeds two FMAs (sixteen chains); with one, two K positions at a time give
  * each row two chains.  s holds the slots of the panels summed (s[0..7] one). */
-T512 static inline void fma_sum_rows(const double *const va[TILE_ROWS],
+MX_T512 static inline void fma_sum_rows(const double *const va[TILE_ROWS],
                                      const double *const vb[TILE_PANELS], int two, int nt,
                                      __m512d s[TILE_SLOTS])
 {
@@ -334,7 +332,7 @@ T512 static inline void fma_sum_rows(const double *const va[TILE_ROWS],
 
 /* s[slot] += the plain exact sum of K positions k0 .. k0 + nt - 1 for the slots of
  * the panels pp with all[pp] set (the whole panel's rows take it), sharing loads. */
-T512 static inline void fma_sum_panels(const double *const va[TILE_ROWS],
+MX_T512 static inline void fma_sum_panels(const double *const va[TILE_ROWS],
                                        const double *const vbp[TILE_PANELS], int64_t k0, int nt,
                                        const int all[TILE_PANELS], __m512d s[TILE_SLOTS])
 {
@@ -362,7 +360,7 @@ T512 static inline void fma_sum_panels(const double *const va[TILE_ROWS],
  *   b. else the exact E; when no product is cut at E - F, only the
  *      accumulator is, and the products go through the same exact sum;
  *   c. else every term is cut (or, unbounded, lanes too wide are bad). */
-T512 static void tile(const mx_simd_plan *p, int64_t i, int nr, int64_t j0, int npan,
+MX_T512 static void tile(const mx_simd_plan *p, int64_t i, int nr, int64_t j0, int npan,
                       int64_t ins0, int64_t ins1, int c0, int c1, double *accv, int32_t *acca,
                       double *lov, uint8_t *inexv, uint8_t *badv, guess score[3])
 {
@@ -722,7 +720,7 @@ T512 static void tile(const mx_simd_plan *p, int64_t i, int nr, int64_t j0, int 
  * (underflow, overflow policies) are the scalar path's. */
 #define FMA32(a, b, c, RC) _mm512_fmadd_round_ps(a, b, c, (RC) | _MM_FROUND_NO_EXC)
 
-T512 static inline __m512 fma32_step(__m512 a, __m512 b, __m512 c, int rc, __mmask8 *inex,
+MX_T512 static inline __m512 fma32_step(__m512 a, __m512 b, __m512 c, int rc, __mmask8 *inex,
                                      __mmask8 *bad)
 {
     __m512 r;
@@ -745,7 +743,7 @@ T512 static inline __m512 fma32_step(__m512 a, __m512 b, __m512 c, int rc, __mma
     return r;
 }
 
-T512 static void fma32_rows(const mx_simd_plan *p, int64_t i0, int64_t i1, double *accv,
+MX_T512 static void fma32_rows(const mx_simd_plan *p, int64_t i0, int64_t i1, double *accv,
                             int32_t *acca, uint8_t *inexv, uint8_t *badv)
 {
     const int64_t kp = p->kp, np = p->np, ni = p->n_instr;
@@ -808,7 +806,7 @@ T512 static void fma32_rows(const mx_simd_plan *p, int64_t i0, int64_t i1, doubl
  * L2 while the rows pass (blocks of 128 that stay in L1 were slower). */
 #define SIMD_KBLOCK 1024
 
-T512 void mx_simd_rows(const mx_simd_plan *p, int64_t i0, int64_t i1, double *acc,
+MX_T512 void mx_simd_rows(const mx_simd_plan *p, int64_t i0, int64_t i1, double *acc,
                        int32_t *acc_align, double *lo, uint8_t *inexact, uint8_t *bad)
 {
     if (p->fma32) {

@@ -32,6 +32,20 @@
 
 #include <stdint.h>
 
+/* Where the kernel is compiled (x86-64 GNU C, unless MXEMU_NO_MULTIVERSION asks
+ * for the portable build only): MX_HAVE_AVX512 is 1 and MX_T512 marks a
+ * function built for AVX-512 F/DQ/VL/BW, which runs only where
+ * mx_simd_available() says so.  One guard for gemm_simd.c, gemm_simd_i32.c and
+ * dot.c's vector paths. */
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__) && \
+    !defined(MXEMU_NO_MULTIVERSION)
+#define MX_HAVE_AVX512 1
+#define MX_T512 __attribute__((target("avx512f,avx512dq,avx512vl,avx512bw")))
+#else
+#define MX_HAVE_AVX512 0
+#define MX_T512
+#endif
+
 #define MX_SIMD_MAX_BLOCKS 64
 
 /* A step's result format and rounding: M, emin, emax, and the mode as the

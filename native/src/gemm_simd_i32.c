@@ -35,8 +35,7 @@
 
 #include <stdlib.h>
 
-#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__) && \
-    !defined(MXEMU_NO_MULTIVERSION)
+#if MX_HAVE_AVX512
 #include <immintrin.h>
 
 #define T512CD __attribute__((target("avx512f,avx512dq,avx512vl,avx512bw,avx512cd")))
